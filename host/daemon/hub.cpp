@@ -1,0 +1,526 @@
+#include "daemon/hub.hpp"
+
+#include "config/config_schema.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <random>
+
+namespace casehub::host {
+
+namespace {
+
+std::int64_t mono_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string new_session() {
+    static std::mt19937_64 rng{std::random_device{}()};
+    char b[17];
+    std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(rng()));
+    return b;
+}
+
+std::string describe_exit(int status) {
+    if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
+    if (WIFSIGNALED(status)) {
+        const char* n = sigabbrev_np(WTERMSIG(status));
+        return std::string("killed by signal ") + (n ? std::string("SIG") + n : std::to_string(WTERMSIG(status)));
+    }
+    return "ended with status " + std::to_string(status);
+}
+
+}  // namespace
+
+const char* to_string(AdapterState s) {
+    switch (s) {
+        case AdapterState::starting: return "starting";
+        case AdapterState::running: return "running";
+        case AdapterState::backoff: return "backoff";
+        case AdapterState::failed: return "failed";
+        case AdapterState::stopping: return "stopping";
+        case AdapterState::stopped: return "stopped";
+        case AdapterState::disabled: return "disabled";
+    }
+    return "?";
+}
+
+Hub::Hub(HubConfig cfg, std::filesystem::path runner)
+    : cfg_(std::move(cfg)), runner_(std::move(runner)),
+      intake_(ctx_, zmq::socket_type::router), control_(ctx_, zmq::socket_type::rep) {}
+
+Hub::~Hub() {
+    if (signal_fd_ >= 0) ::close(signal_fd_);
+}
+
+Result<std::unique_ptr<Hub>> Hub::create(HubConfig cfg, std::filesystem::path runner) {
+    std::unique_ptr<Hub> h(new Hub(std::move(cfg), std::move(runner)));
+    auto store = Store::open(h->cfg_.hub.store,
+                             h->cfg_.hub.synchronous == Synchronous::normal ? Store::Sync::normal : Store::Sync::full);
+    if (!store) return store.error();
+    h->store_ = std::move(*store);
+
+    try {
+        // A runner's records are bounded by the ABI; anything bigger is not from our runner.
+        h->intake_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(64) * 1024 * 1024);
+        h->intake_.set(zmq::sockopt::router_mandatory, 0);
+        h->intake_.set(zmq::sockopt::linger, 1000);
+        h->intake_.bind(h->cfg_.hub.intake_endpoint);
+        h->control_.set(zmq::sockopt::linger, 0);
+        h->control_.bind(h->cfg_.hub.control_endpoint);
+    } catch (const zmq::error_t& e) {
+        return make_error(std::string("cannot bind ") + e.what() + " (intake " +
+                          h->cfg_.hub.intake_endpoint + ", control " + h->cfg_.hub.control_endpoint +
+                          "); is another casehubd running on this data_dir?");
+    }
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, nullptr);
+    h->signal_fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (h->signal_fd_ < 0) return make_error("signalfd failed");
+
+    RestartPolicy::Params p{h->cfg_.supervisor.backoff_initial.count(), h->cfg_.supervisor.backoff_max.count(),
+                            h->cfg_.supervisor.healthy_after.count(), h->cfg_.supervisor.max_fast_crashes};
+    for (const auto& ac : h->cfg_.adapters) {
+        auto a = std::make_unique<Adapter>(Adapter{ac, {}, AdapterState::stopped, RestartPolicy(p)});
+        if (!ac.enabled) {
+            a->state = AdapterState::disabled;
+        } else if (auto path = resolve_plugin(h->cfg_, ac.plugin); !path) {
+            // One bad adapter never stops the hub or touches the others.
+            a->state = AdapterState::failed;
+            a->last_error = h->cfg_.file.string() + ":" + std::to_string(ac.line) + ": adapter " +
+                            ac.id + ": " + path.error().message;
+            spdlog::error("{}", a->last_error);
+        } else {
+            a->plugin_path = *path;
+            auto cur = h->store_->cursor(ac.id);
+            if (cur && *cur) a->last_cursor = **cur;
+        }
+        h->adapters_.push_back(std::move(a));
+    }
+    return h;
+}
+
+void Hub::spawn(Adapter& a) {
+    a.session = new_session();
+    a.welcomed = false;
+    a.next_batch = 1;
+    a.fatal_message.reset();
+    a.fatal_permanent = false;
+    a.kill_sent_at = 0;
+    a.kill_reason.clear();
+    a.in_flight = 0;
+    a.busy_ms = 0;
+    const std::string host_timeout = std::to_string(cfg_.flow.runner_host_timeout.count());
+    const std::string stop_timeout = std::to_string(cfg_.supervisor.stop_timeout.count());
+    std::vector<std::string> args = {runner_.string(), "--plugin", a.plugin_path.string(),
+                                     "--connect", cfg_.hub.intake_endpoint, "--adapter", a.cfg.id,
+                                     "--session", a.session, "--host-timeout-ms", host_timeout,
+                                     "--stop-timeout-ms", stop_timeout};
+    std::vector<char*> argv;
+    for (auto& s : args) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    const pid_t parent = ::getpid();
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        // Child: die with the hub (a kill -9 of casehubd must not leave orphans feeding
+        // nobody), restore the signal mask, drop every inherited descriptor, exec.
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        // Own process group: a Ctrl-C at the terminal or a group kill aimed at casehubd must
+        // reach the runners as the hub's STOP, after their batches are committed, not as a signal.
+        ::setpgid(0, 0);
+        if (::getppid() != parent) ::_exit(wire::kExitHostGone);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
+        ::close_range(3, ~0U, 0);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    const std::int64_t now = mono_ms();
+    if (pid < 0) {
+        a.last_error = "fork failed";
+        a.state = AdapterState::backoff;
+        a.restart_at = now + 1000;
+        return;
+    }
+    a.pid = pid;
+    a.state = AdapterState::starting;
+    a.started_at = a.last_heard = now;
+    by_pid_[pid] = &a;
+    spdlog::info("adapter {}: runner pid {} started ({})", a.cfg.id, pid, a.plugin_path.string());
+}
+
+void Hub::kill_runner(Adapter& a, const std::string& why) {
+    if (a.pid <= 0 || a.kill_sent_at != 0) return;
+    spdlog::warn("adapter {}: killing runner pid {}: {}", a.cfg.id, a.pid, why);
+    a.kill_reason = why;
+    a.kill_sent_at = mono_ms();
+    ::kill(a.pid, SIGKILL);
+}
+
+void Hub::reap() {
+    int status = 0;
+    pid_t pid;
+    while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+        auto it = by_pid_.find(pid);
+        if (it == by_pid_.end()) continue;
+        Adapter& a = *it->second;
+        by_pid_.erase(it);
+        const std::int64_t now = mono_ms();
+        const std::int64_t uptime = now - a.started_at;
+        a.pid = 0;
+        a.session.clear();  // late messages of this runner are refused from now on
+        a.welcomed = false;
+        std::string how = describe_exit(status);
+        const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+
+        if (a.state == AdapterState::stopping || stopping_) {
+            a.state = AdapterState::stopped;
+            spdlog::info("adapter {}: runner {}", a.cfg.id, how);
+            continue;
+        }
+        if (code == wire::kExitLoadFailed || code == wire::kExitRefused ||
+            (a.fatal_message && a.fatal_permanent)) {
+            // Permanent: restarting cannot help until the file or the config changes.
+            a.state = AdapterState::failed;
+            a.last_error = a.fatal_message ? *a.fatal_message : "runner " + how;
+            spdlog::error("adapter {}: failed: {}", a.cfg.id, a.last_error);
+            continue;
+        }
+        std::string why = !a.kill_reason.empty() ? a.kill_reason
+                          : a.fatal_message      ? *a.fatal_message
+                                                 : "runner " + how;
+        a.last_error = why;
+        ++a.restarts;
+        auto d = a.policy.on_crash(uptime);
+        if (d.give_up) {
+            a.state = AdapterState::failed;
+            a.last_error = "crashed " + std::to_string(a.policy.fast_crashes()) +
+                           " times in a row, each within " +
+                           std::to_string(cfg_.supervisor.healthy_after.count()) +
+                           " ms of starting; last: " + why;
+            spdlog::error("adapter {}: failed: {}", a.cfg.id, a.last_error);
+            continue;
+        }
+        a.state = AdapterState::backoff;
+        a.last_backoff_ms = d.delay_ms;
+        a.restart_at = now + d.delay_ms;
+        spdlog::warn("adapter {}: {} after {} ms; restart {} in {} ms", a.cfg.id, why, uptime,
+                     a.restarts, d.delay_ms);
+    }
+}
+
+void Hub::supervise(std::int64_t now) {
+    for (auto& ap : adapters_) {
+        Adapter& a = *ap;
+        if (stopping_) continue;
+        if ((a.state == AdapterState::stopped && !a.plugin_path.empty()) ||
+            (a.state == AdapterState::backoff && now >= a.restart_at)) {
+            spawn(a);
+            continue;
+        }
+        if (a.pid > 0 && a.kill_sent_at == 0) {
+            const std::int64_t silent = now - a.last_heard;
+            if (silent > cfg_.supervisor.hang_timeout.count())
+                kill_runner(a, "hung: no word from the runner for " + std::to_string(silent) + " ms");
+            else if (a.busy_ms > cfg_.supervisor.hang_timeout.count())
+                kill_runner(a, "hung: the plugin has been inside poll for " + std::to_string(a.busy_ms) + " ms");
+        }
+    }
+}
+
+Adapter* Hub::by_routing_id(const std::string& rid) {
+    auto slash = rid.find('/');
+    if (slash == std::string::npos) return nullptr;
+    std::string_view id(rid.data(), slash), session(rid.data() + slash + 1, rid.size() - slash - 1);
+    for (auto& a : adapters_)
+        if (a->cfg.id == id && !a->session.empty() && a->session == session) return a.get();
+    return nullptr;
+}
+
+void Hub::on_intake() {
+    std::string rid;
+    // Bounded per wake-up so commits and heartbeats keep their pace under a flood.
+    for (int i = 0; i < 1000; ++i) {
+        std::optional<wire::Message> m;
+        try {
+            m = wire::recv(intake_, &rid, true);
+        } catch (const zmq::error_t& e) {
+            spdlog::error("intake: {}", e.what());
+            return;
+        }
+        if (!m) return;
+        on_message(rid, *m);
+    }
+}
+
+void Hub::on_message(const std::string& rid, wire::Message& m) {
+    Adapter* a = by_routing_id(rid);
+    if (a == nullptr) {
+        // A runner of an earlier session (or an earlier hub): it must not feed this one.
+        if (m.command != wire::GONE && m.command != wire::FATAL)
+            wire::send(intake_, &rid, wire::BYE, {{"reason", "unknown session " + rid}});
+        return;
+    }
+    const std::int64_t now = mono_ms();
+    a->last_heard = now;
+    if (m.command.empty()) {
+        kill_runner(*a, "protocol error: " + m.header.value("error", std::string("malformed message")));
+        return;
+    }
+    if (m.command == wire::HELLO) {
+        if (a->welcomed) return;  // a repeated hello; the welcome is on its way
+        a->plugin = m.header.value("plugin", nlohmann::json::object());
+        std::string where = cfg_.file.string() + ":" + std::to_string(a->cfg.line) + ": adapters." + a->cfg.id + ".config";
+        auto schema = parse_config_schema(m.header.value("config_schema_text", std::string("[]")));
+        Result<nlohmann::json> config = schema ? apply_config_schema(*schema, a->cfg.config, where)
+                                               : Result<nlohmann::json>(schema.error());
+        if (!config) {
+            a->fatal_message = config.error().message;
+            a->fatal_permanent = true;
+            wire::send(intake_, &rid, wire::REFUSE, {{"message", config.error().message}});
+            return;
+        }
+        // Batches of the previous runner still waiting must be durable before the new one
+        // is told where to resume, or it would emit them again.
+        commit_pending();
+        auto cur = store_->cursor(a->cfg.id);
+        if (!cur) {
+            kill_runner(*a, cur.error().message);
+            return;
+        }
+        a->last_cursor = *cur;
+        a->welcomed = true;
+        a->state = AdapterState::running;
+        wire::send(intake_, &rid, wire::WELCOME,
+                   {{"config", *config},
+                    {"cursor", *cur ? nlohmann::json(**cur) : nlohmann::json()},
+                    {"credit", cfg_.flow.credit_records},
+                    {"heartbeat_ms", cfg_.supervisor.heartbeat.count()},
+                    {"host_timeout_ms", cfg_.flow.runner_host_timeout.count()}});
+        return;
+    }
+    if (m.command == wire::BATCH) {
+        if (!a->welcomed) return kill_runner(*a, "protocol error: batch before welcome");
+        const auto no = m.header.value("batch", std::uint64_t{0});
+        const auto nrec = m.header.value("records", std::size_t{0});
+        const auto nlet = m.header.value("dead_letters", std::size_t{0});
+        if (no != a->next_batch)
+            return kill_runner(*a, "protocol error: batch " + std::to_string(no) + " arrived, expected " + std::to_string(a->next_batch));
+        if (m.payload.size() != nrec + 2 * nlet)
+            return kill_runner(*a, "protocol error: batch " + std::to_string(no) + " has " + std::to_string(m.payload.size()) + " frames, header says " + std::to_string(nrec) + " records and " + std::to_string(nlet) + " dead letters");
+        ++a->next_batch;
+        Pending p{a, a->session, {}, std::move(m.payload), nrec};
+        p.batch.adapter = a->cfg.id;
+        p.batch.batch = no;
+        if (m.header.contains("cursor") && m.header["cursor"].is_string())
+            p.batch.cursor = m.header["cursor"].get<std::string>();
+        p.batch.records.reserve(nrec);
+        for (std::size_t i = 0; i < nrec; ++i)
+            p.batch.records.emplace_back(p.frames[i].data<char>(), p.frames[i].size());
+        for (std::size_t i = 0; i < nlet; ++i) {
+            auto& meta = p.frames[nrec + 2 * i];
+            auto& native = p.frames[nrec + 2 * i + 1];
+            auto j = nlohmann::json::parse(meta.data<char>(), meta.data<char>() + meta.size(), nullptr, false);
+            if (!j.is_object()) return kill_runner(*a, "protocol error: dead letter meta is not JSON");
+            p.batch.letters.push_back({j.value("reason", ""), j.value("detail", ""), j.value("cursor", ""),
+                                       std::string_view(native.data<char>(), native.size())});
+        }
+        a->in_flight += static_cast<std::int64_t>(nrec);
+        if (pending_.empty()) oldest_pending_ = now;
+        pending_records_ += nrec;
+        pending_.push_back(std::move(p));
+        return;
+    }
+    if (m.command == wire::BEAT) {
+        a->health = m.header.value("health", 0);
+        a->health_message = m.header.value("health_message", "");
+        a->busy_ms = m.header.value("busy_ms", std::int64_t{0});
+        return;
+    }
+    if (m.command == wire::FATAL) {
+        a->fatal_message = m.header.value("message", std::string("fatal error"));
+        a->fatal_permanent = m.header.value("permanent", false);
+        return;
+    }
+    // GONE: the exit follows and reap() handles it.
+}
+
+void Hub::commit_pending() {
+    if (pending_.empty()) return;
+    std::vector<BatchIn> batches;
+    batches.reserve(pending_.size());
+    for (auto& p : pending_) batches.push_back(std::move(p.batch));
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = store_->commit(batches);
+    if (!r) {
+        // Nothing acked, nothing dropped: put the batches back and try again shortly; the
+        // runners stall on credit meanwhile.
+        spdlog::error("store: {}", r.error().message);
+        for (std::size_t i = 0; i < pending_.size(); ++i) pending_[i].batch = std::move(batches[i]);
+        oldest_pending_ = mono_ms() + 500;
+        return;
+    }
+    commit_us_total_ += std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+    ++commit_count_;
+    // Ack the last committed batch of each live session (acks are cumulative).
+    std::map<Adapter*, std::uint64_t> ack;
+    for (std::size_t i = 0; i < pending_.size(); ++i) {
+        Pending& p = pending_[i];
+        Adapter& a = *p.adapter;
+        a.records_received += p.records;
+        a.dead_letters += batches[i].letters.size();
+        ++a.batches_committed;
+        if (batches[i].cursor) a.last_cursor = batches[i].cursor;
+        if (a.session == p.session) {
+            a.in_flight -= static_cast<std::int64_t>(p.records);
+            ack[&a] = batches[i].batch;
+        }
+    }
+    for (auto& [a, upto] : ack) {
+        std::string rid = a->cfg.id + "/" + a->session;
+        wire::send(intake_, &rid, wire::ACK, {{"batch", upto}});
+    }
+    pending_.clear();
+    pending_records_ = 0;
+}
+
+nlohmann::json Hub::status_json() const {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& ap : adapters_) {
+        const Adapter& a = *ap;
+        list.push_back({{"id", a.cfg.id},
+                        {"plugin", a.cfg.plugin},
+                        {"plugin_path", a.plugin_path.string()},
+                        {"plugin_name", a.plugin.value("name", "")},
+                        {"plugin_version", a.plugin.value("version", "")},
+                        {"state", to_string(a.state)},
+                        {"pid", a.pid},
+                        {"restarts", a.restarts},
+                        {"last_error", a.last_error},
+                        {"records_received", a.records_received},
+                        {"batches_committed", a.batches_committed},
+                        {"dead_letters", a.dead_letters},
+                        {"last_cursor", a.last_cursor ? nlohmann::json(*a.last_cursor) : nlohmann::json()},
+                        {"credit", cfg_.flow.credit_records - a.in_flight},
+                        {"in_flight", a.in_flight},
+                        {"health", a.health == 0 ? "ok" : a.health == 1 ? "degraded" : "down"},
+                        {"health_message", a.health_message},
+                        {"backoff_ms", a.last_backoff_ms}});
+    }
+    return {{"hub",
+             {{"pid", ::getpid()},
+              {"uptime_ms", mono_ms() - started_ms_},
+              {"store", cfg_.hub.store.string()},
+              {"intake", cfg_.hub.intake_endpoint},
+              {"commits", commit_count_},
+              {"commit_avg_us", commit_count_ ? commit_us_total_ / commit_count_ : 0},
+              {"stopping", stopping_}}},
+            {"adapters", list}};
+}
+
+void Hub::on_control() {
+    zmq::message_t req;
+    if (!control_.recv(req, zmq::recv_flags::dontwait)) return;
+    auto j = nlohmann::json::parse(req.to_string_view(), nullptr, false);
+    nlohmann::json reply;
+    if (!j.is_object() || !j.contains("cmd")) reply = {{"error", "request must be a JSON object with \"cmd\""}};
+    else if (j["cmd"] == "status") {
+        try {
+            reply = status_json();
+        } catch (const std::exception& e) {  // a bug here must not take the hub down
+            reply = {{"error", std::string("status failed: ") + e.what()}};
+        }
+    }
+    else reply = {{"error", "unknown command " + j["cmd"].dump()}};
+    std::string s = reply.dump();
+    control_.send(zmq::buffer(s), zmq::send_flags::dontwait);
+}
+
+int Hub::run() {
+    started_ms_ = mono_ms();
+    spdlog::info("casehubd: store {}, intake {}, control {}, {} adapter(s)", cfg_.hub.store.string(),
+                 cfg_.hub.intake_endpoint, cfg_.hub.control_endpoint, adapters_.size());
+    std::int64_t last_pulse = 0, last_checkpoint = mono_ms();
+    while (true) {
+        const std::int64_t now = mono_ms();
+        if (!stopping_) supervise(now);
+        if (now - last_pulse >= cfg_.supervisor.heartbeat.count()) {
+            last_pulse = now;
+            for (auto& a : adapters_)
+                if (a->pid > 0 && a->welcomed) {
+                    std::string rid = a->cfg.id + "/" + a->session;
+                    wire::send(intake_, &rid, wire::PULSE, nlohmann::json::object());
+                }
+        }
+        if (!pending_.empty() && (now - oldest_pending_ >= cfg_.flow.commit_max_delay.count() ||
+                                  pending_records_ >= static_cast<std::size_t>(cfg_.flow.max_batch_records)))
+            commit_pending();
+        if (now - last_checkpoint > 10000) {
+            store_->checkpoint();
+            last_checkpoint = now;
+        }
+        if (stopping_) {
+            bool alive = false;
+            for (auto& a : adapters_) alive |= a->pid > 0;
+            if (!alive || now > stop_deadline_) {
+                for (auto& a : adapters_)
+                    if (a->pid > 0) kill_runner(*a, "did not stop in time");
+                commit_pending();
+                spdlog::info("casehubd: stopped");
+                return 0;
+            }
+        }
+
+        std::int64_t timeout = cfg_.flow.commit_max_delay.count();
+        if (pending_.empty()) timeout = std::min<std::int64_t>(100, cfg_.supervisor.heartbeat.count());
+        zmq::pollitem_t items[] = {{static_cast<void*>(intake_), 0, ZMQ_POLLIN, 0},
+                                   {static_cast<void*>(control_), 0, ZMQ_POLLIN, 0},
+                                   {nullptr, signal_fd_, ZMQ_POLLIN, 0}};
+        try {
+            zmq::poll(items, 3, std::chrono::milliseconds(std::max<std::int64_t>(1, timeout)));
+        } catch (const zmq::error_t& e) {
+            if (e.num() != EINTR) throw;
+        }
+        if (items[2].revents & ZMQ_POLLIN) {
+            signalfd_siginfo si;
+            while (::read(signal_fd_, &si, sizeof si) == sizeof si) {
+                if (si.ssi_signo == SIGCHLD) {
+                    reap();
+                } else if (!stopping_) {
+                    spdlog::info("casehubd: {} received; stopping intake", strsignal(static_cast<int>(si.ssi_signo)));
+                    stopping_ = true;
+                    stop_deadline_ = mono_ms() + cfg_.supervisor.stop_timeout.count() + 1000;
+                    for (auto& a : adapters_) {
+                        if (a->pid > 0) {
+                            a->state = AdapterState::stopping;
+                            std::string rid = a->cfg.id + "/" + a->session;
+                            wire::send(intake_, &rid, wire::STOP, nlohmann::json::object());
+                        }
+                    }
+                }
+            }
+            reap();  // SIGCHLDs coalesce; reap whatever is there
+        }
+        if (items[0].revents & ZMQ_POLLIN) on_intake();
+        if (items[1].revents & ZMQ_POLLIN) on_control();
+    }
+}
+
+}  // namespace casehub::host

@@ -1,0 +1,105 @@
+// casehubd's core: the intake ROUTER, the runner supervisor, group commit, the control socket.
+//
+// One thread, one poll loop. Received batches wait (at most commit_max_delay_ms) to be
+// committed together; only then are they acked, so a runner never hears "durable" for a batch
+// that is not. Every adapter is isolated: its runner is a child process, its failures change
+// only its own state.
+#pragma once
+
+#include "common/result.hpp"
+#include "config/hub_config.hpp"
+#include "daemon/backoff.hpp"
+#include "protocol/wire.hpp"
+#include "store/store.hpp"
+
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace casehub::host {
+
+enum class AdapterState { starting, running, backoff, failed, stopping, stopped, disabled };
+const char* to_string(AdapterState s);
+
+struct Adapter {
+    AdapterConfig cfg;
+    std::filesystem::path plugin_path;
+    AdapterState state = AdapterState::stopped;
+    RestartPolicy policy;
+
+    pid_t pid = 0;
+    std::string session;  // of the runner now alive; "" when none
+    bool welcomed = false;
+    std::uint64_t next_batch = 1;
+    std::int64_t started_at = 0, last_heard = 0, restart_at = 0, kill_sent_at = 0;
+    std::string kill_reason;
+    std::optional<std::string> fatal_message;
+    bool fatal_permanent = false;
+
+    int restarts = 0;
+    std::string last_error;
+    std::uint64_t records_received = 0, batches_committed = 0, dead_letters = 0;
+    std::optional<std::string> last_cursor;
+    std::int64_t in_flight = 0;
+    int health = 0;
+    std::string health_message;
+    std::int64_t busy_ms = 0;
+    std::int64_t last_backoff_ms = 0;
+    nlohmann::json plugin = nlohmann::json::object();  // descriptor as the runner reported it
+};
+
+class Hub {
+public:
+    static Result<std::unique_ptr<Hub>> create(HubConfig cfg, std::filesystem::path runner);
+    ~Hub();
+    // Runs until SIGTERM/SIGINT; returns the process exit code.
+    int run();
+
+private:
+    Hub(HubConfig cfg, std::filesystem::path runner);
+    void spawn(Adapter& a);
+    void reap();
+    void supervise(std::int64_t now);
+    void on_intake();
+    void on_message(const std::string& rid, wire::Message& m);
+    void on_control();
+    void commit_pending();
+    void kill_runner(Adapter& a, const std::string& why);
+    nlohmann::json status_json() const;
+    Adapter* by_routing_id(const std::string& rid);
+
+    HubConfig cfg_;
+    std::filesystem::path runner_;
+    std::unique_ptr<Store> store_;
+    zmq::context_t ctx_{1};
+    zmq::socket_t intake_, control_;
+    int signal_fd_ = -1;
+    std::vector<std::unique_ptr<Adapter>> adapters_;
+    std::map<pid_t, Adapter*> by_pid_;
+
+    struct Pending {
+        Adapter* adapter;
+        std::string session;
+        BatchIn batch;
+        std::vector<zmq::message_t> frames;  // owns the bytes batch.records points into
+        std::size_t records = 0;
+    };
+    std::deque<Pending> pending_;
+    std::size_t pending_records_ = 0;
+    std::int64_t oldest_pending_ = 0;
+    bool stopping_ = false;
+    std::int64_t stop_deadline_ = 0;
+    std::int64_t started_ms_ = 0;
+    std::int64_t commit_count_ = 0, commit_us_total_ = 0;
+};
+
+}  // namespace casehub::host
