@@ -172,7 +172,17 @@ int run_plugin_check(const PluginCheckOptions& o) {
     if (pid == 0) {
         ::close(fds[0]);
         Report rep;
-        check_run(*plugin, *applied, o.seconds, rep);
+        // A plugin written without the SDK can let an exception escape across the C ABI; the
+        // fake host does not catch it. Report it with its text instead of dying of terminate().
+        try {
+            check_run(*plugin, *applied, o.seconds, rep);
+        } catch (const std::exception& e) {
+            rep.faults.push_back(o.plugin.string() + ": the plugin let an exception escape across the C ABI: " +
+                                 e.what());
+        } catch (...) {
+            rep.faults.push_back(o.plugin.string() +
+                                 ": the plugin let an exception of unknown type escape across the C ABI");
+        }
         nlohmann::json j = {{"faults", rep.faults}, {"warnings", rep.warnings},
                             {"records", rep.records}, {"batches", rep.batches},
                             {"dead_letters", rep.dead_letters}};

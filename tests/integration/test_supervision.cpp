@@ -1,0 +1,191 @@
+// The process model under fire: runners and the hub killed with SIGKILL mid-stream, crash
+// loops, hangs, broken adapters next to good ones, clean shutdown. Real processes, a real
+// SQLite store, real ZeroMQ sockets.
+#include "harness.hpp"
+
+#include <random>
+#include <set>
+
+using namespace casehub::test;
+
+namespace {
+
+std::string seq_adapter(const std::string& id, const std::string& options) {
+    return "[[adapters]]\nid = \"" + id + "\"\nplugin = \"seq_source\"\n[adapters.config]\n" + options + "\n";
+}
+
+// Every record number 1..n is in the store exactly once for this adapter.
+void require_exactly_once(const fs::path& db, const std::string& adapter, long long n) {
+    const std::string w = " FROM received_records WHERE adapter='" + adapter + "'";
+    const long long rows = query_int(db, "SELECT count(*)" + w);
+    const long long distinct = query_int(db, "SELECT count(DISTINCT json_extract(doc, '$.source.record_id'))" + w);
+    const long long lo = query_int(db, "SELECT min(CAST(json_extract(doc, '$.source.record_id') AS INTEGER))" + w);
+    const long long hi = query_int(db, "SELECT max(CAST(json_extract(doc, '$.source.record_id') AS INTEGER))" + w);
+    INFO("rows " << rows << ", distinct " << distinct << ", min " << lo << ", max " << hi);
+    CHECK(rows - distinct == 0);  // 0 duplicated
+    CHECK(distinct == n);         // 0 lost
+    CHECK(lo == 1);
+    CHECK(hi == n);
+}
+
+long long stored(const fs::path& db, const std::string& adapter) {
+    return query_int(db, "SELECT count(*) FROM received_records WHERE adapter='" + adapter + "'");
+}
+
+}  // namespace
+
+TEST_CASE("runner killed with SIGKILL 20 times: every record stored exactly once", "[integration]") {
+    TempDir dir;
+    const long long n = 3000;
+    Hub hub(dir.path, hub_toml("backoff_initial_ms = 20\nbackoff_max_ms = 100\nmax_fast_crashes = 0\n",
+                               seq_adapter("seq", "count = 3000\nrate_per_second = 250\nbatch_size = 20")));
+    hub.start();
+    std::mt19937 rng(20261128);
+    std::uniform_int_distribution<int> pause(50, 350);
+    int kills = 0;
+    std::set<long> pids;
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (kills < 20 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(pause(rng)));
+        auto a = hub.adapter("seq");
+        if (!a.is_object() || a["pid"].get<long>() <= 0) continue;
+        const long pid = a["pid"].get<long>();
+        if (pids.count(pid)) continue;  // already killed this one; the restart is pending
+        REQUIRE(::kill(static_cast<pid_t>(pid), SIGKILL) == 0);
+        pids.insert(pid);
+        ++kills;
+    }
+    REQUIRE(kills == 20);
+    REQUIRE(wait_until([&] { return stored(hub.db(), "seq") >= n; }, 60s));
+    std::this_thread::sleep_for(300ms);  // anything extra would show up now
+    auto a = hub.adapter("seq");
+    CHECK(a["restarts"].get<int>() >= 20);
+    CHECK(a["state"] == "running");
+    CHECK(hub.alive());
+    require_exactly_once(hub.db(), "seq", n);
+    CHECK(query(hub.db(), "SELECT cursor FROM adapter_cursors WHERE adapter='seq'") ==
+          std::vector<std::string>{std::to_string(n + 1)});
+}
+
+TEST_CASE("casehubd killed with SIGKILL mid-stream and restarted: exactly once", "[integration]") {
+    TempDir dir;
+    const long long n = 2500;
+    Hub hub(dir.path, hub_toml("backoff_initial_ms = 20\n",
+                               seq_adapter("seq", "count = 2500\nrate_per_second = 500\nbatch_size = 25")));
+    for (int round = 0; round < 3; ++round) {
+        hub.start();
+        const long long before = std::max(0LL, stored(hub.db(), "seq"));
+        // Let it make progress, then pull the plug while batches are in flight.
+        REQUIRE(wait_until([&] { return stored(hub.db(), "seq") > before + 200; }, 20s));
+        auto a = hub.adapter("seq");
+        const long runner = a.is_object() ? a["pid"].get<long>() : 0;
+        hub.kill9();
+        // The runner dies with its hub (it must not keep a source open for nobody).
+        if (runner > 0) CHECK(wait_until([&] { return ::kill(static_cast<pid_t>(runner), 0) != 0; }, 5s));
+    }
+    hub.start();
+    REQUIRE(wait_until([&] { return stored(hub.db(), "seq") >= n; }, 30s));
+    std::this_thread::sleep_for(300ms);
+    require_exactly_once(hub.db(), "seq", n);
+    CHECK(hub.terminate() == 0);
+}
+
+TEST_CASE("a crash loop backs off exponentially while other adapters keep flowing", "[integration]") {
+    TempDir dir;
+    Hub hub(dir.path,
+            hub_toml("backoff_initial_ms = 100\nbackoff_max_ms = 800\nmax_fast_crashes = 0\n",
+                     seq_adapter("crashy", "crash_after_ms = 50\nrate_per_second = 100") +
+                         seq_adapter("steady", "rate_per_second = 200")));
+    hub.start();
+    std::vector<long long> backoffs;  // backoff_ms after each restart, in order
+    int last_restarts = 0;
+    long long steady_first = -1;
+    auto end = std::chrono::steady_clock::now() + 20s;
+    while (backoffs.size() < 6 && std::chrono::steady_clock::now() < end) {
+        auto st = hub.status();
+        if (st.is_object()) {
+            for (auto& a : st["adapters"]) {
+                if (a["id"] == "crashy" && a["restarts"].get<int>() > last_restarts) {
+                    last_restarts = a["restarts"].get<int>();
+                    backoffs.push_back(a["backoff_ms"].get<long long>());
+                }
+                if (a["id"] == "steady" && steady_first < 0) steady_first = a["records_received"].get<long long>();
+            }
+        }
+        std::this_thread::sleep_for(10ms);
+    }
+    REQUIRE(backoffs.size() >= 5);
+    INFO("backoffs: " << nlohmann::json(backoffs).dump());
+    CHECK(backoffs[0] == 100);
+    CHECK(backoffs[1] == 200);
+    CHECK(backoffs[2] == 400);
+    CHECK(backoffs[3] == 800);
+    CHECK(backoffs[4] == 800);  // capped
+    auto steady = hub.adapter("steady");
+    CHECK(steady["restarts"] == 0);
+    CHECK(steady["state"] == "running");
+    CHECK(steady["records_received"].get<long long>() > steady_first + 500);  // ~2.5 s at 200/s
+    CHECK_THAT(hub.adapter("crashy")["last_error"].get<std::string>(), Catch::Contains("SIGABRT"));
+}
+
+TEST_CASE("repeated fast crashes mark an adapter failed; a hung plugin is killed and restarted", "[integration]") {
+    TempDir dir;
+    Hub hub(dir.path,
+            hub_toml("backoff_initial_ms = 20\nbackoff_max_ms = 40\nmax_fast_crashes = 3\nhang_timeout_ms = 1000\n",
+                     seq_adapter("crashy", "crash_after_ms = 30") +
+                         seq_adapter("hangs", "hang_after_ms = 300\nrate_per_second = 100")));
+    hub.start();
+    REQUIRE(wait_until([&] { return hub.adapter("crashy")["state"] == "failed"; }, 15s));
+    auto c = hub.adapter("crashy");
+    CHECK(c["restarts"] == 3);
+    CHECK_THAT(c["last_error"].get<std::string>(), Catch::Contains("crashed 3 times in a row"));
+    REQUIRE(wait_until([&] {
+        auto h = hub.adapter("hangs");
+        return h.is_object() && h["restarts"].get<int>() >= 1;
+    }, 15s));
+    CHECK_THAT(hub.adapter("hangs")["last_error"].get<std::string>(), Catch::Contains("hung"));
+    CHECK(hub.alive());
+}
+
+TEST_CASE("broken adapters are refused with a clear reason and the hub keeps serving the good one", "[integration]") {
+    TempDir dir;
+    std::ofstream(dir.path / "not-a-plugin.so") << "this is text\n";
+    Hub hub(dir.path,
+            hub_toml("", seq_adapter("good", "rate_per_second = 200") +
+                             "[[adapters]]\nid = \"text\"\nplugin = \"" + (dir.path / "not-a-plugin.so").string() + "\"\n" +
+                             "[[adapters]]\nid = \"missing\"\nplugin = \"no_such_plugin\"\n" +
+                             seq_adapter("typo", "rate_per_secnd = 5")));
+    hub.start();
+    REQUIRE(wait_until([&] {
+        auto st = hub.status();
+        if (!st.is_object()) return false;
+        int failed = 0;
+        for (auto& a : st["adapters"]) failed += a["state"] == "failed";
+        return failed == 3;
+    }, 10s));
+    CHECK_THAT(hub.adapter("text")["last_error"].get<std::string>(),
+               Catch::Contains("not-a-plugin.so: not a loadable shared library"));
+    CHECK_THAT(hub.adapter("missing")["last_error"].get<std::string>(), Catch::Contains("no_such_plugin"));
+    CHECK_THAT(hub.adapter("typo")["last_error"].get<std::string>(), Catch::Contains("rate_per_secnd"));
+    CHECK_THAT(hub.adapter("typo")["last_error"].get<std::string>(), Catch::Contains("hub.toml"));
+    REQUIRE(wait_until([&] { return stored(hub.db(), "good") > 200; }, 10s));
+    CHECK(hub.adapter("good")["restarts"] == 0);
+    CHECK(hub.alive());
+}
+
+TEST_CASE("SIGTERM stops intake, commits the batch in flight, and exits 0", "[integration]") {
+    TempDir dir;
+    Hub hub(dir.path, hub_toml("", seq_adapter("seq", "rate_per_second = 2000\nbatch_size = 100\ndead_letter_every = 97")));
+    hub.start();
+    REQUIRE(wait_until([&] { return stored(hub.db(), "seq") > 1000; }, 10s));
+    CHECK(hub.terminate() == 0);
+    // What is stored is exactly what the cursor says was read: records 1..cursor-1, less the
+    // dead letters, which are stored too.
+    const long long cursor = std::stoll(query(hub.db(), "SELECT cursor FROM adapter_cursors WHERE adapter='seq'").at(0));
+    const long long letters = query_int(hub.db(), "SELECT count(*) FROM dead_letters WHERE adapter='seq'");
+    CHECK(letters == (cursor - 1) / 97);
+    const long long rows = stored(hub.db(), "seq");
+    CHECK(rows == (cursor - 1) - letters);
+    CHECK(query_int(hub.db(), "SELECT count(DISTINCT json_extract(doc, '$.source.record_id')) FROM received_records") == rows);
+    CHECK_THAT(hub.log(), Catch::Contains("casehubd: stopped"));
+}
