@@ -183,10 +183,15 @@ int run_plugin_check(const PluginCheckOptions& o) {
             rep.faults.push_back(o.plugin.string() +
                                  ": the plugin let an exception of unknown type escape across the C ABI");
         }
+        // Faults quote the plugin's own error text: keep each on one line, and never let bytes
+        // that are not UTF-8 make dump() throw (that would look like a crash of the plugin).
+        for (auto& f : rep.faults)
+            for (char& c : f)
+                if (c == '\n' || c == '\r' || c == '\t') c = ' ';
         nlohmann::json j = {{"faults", rep.faults}, {"warnings", rep.warnings},
                             {"records", rep.records}, {"batches", rep.batches},
                             {"dead_letters", rep.dead_letters}};
-        std::string s = j.dump();
+        std::string s = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         (void)!::write(fds[1], s.data(), s.size());
         ::close(fds[1]);
         std::_Exit(0);

@@ -64,10 +64,10 @@ public:
             FILE* f = std::freopen(log.c_str(), "a", stdout);
             (void)f;
             ::dup2(::fileno(stdout), 2);
-            std::string exe = bin("host/daemon/casehubd").string();
+            std::string exe = bin("bin/casehubd").string();
             std::string cfg = (dir_ / "hub.toml").string();
             ::execl(exe.c_str(), exe.c_str(), "--config", cfg.c_str(), "--runner",
-                    bin("host/runner/casehub-runner").c_str(), static_cast<char*>(nullptr));
+                    bin("bin/casehub-runner").c_str(), static_cast<char*>(nullptr));
             ::_exit(127);
         }
         REQUIRE(pid_ > 0);

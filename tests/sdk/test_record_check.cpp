@@ -98,7 +98,7 @@ std::optional<RecordFault> check_both(const json& doc, const RecordCheckOptions&
 
 #define REQUIRE_FAULT(doc, reason_, path_, ...)                 \
     do {                                                        \
-        const auto f_ = check_both((doc), ##__VA_ARGS__);       \
+        const auto f_ = check_both((doc) __VA_OPT__(,) __VA_ARGS__);       \
         REQUIRE(f_.has_value());                                \
         INFO(f_->message);                                      \
         CHECK(f_->reason == (reason_));                         \
@@ -107,7 +107,7 @@ std::optional<RecordFault> check_both(const json& doc, const RecordCheckOptions&
 
 #define REQUIRE_PASS(doc, ...)                                                     \
     do {                                                                           \
-        const auto f_ = check_both((doc), ##__VA_ARGS__);                          \
+        const auto f_ = check_both((doc) __VA_OPT__(,) __VA_ARGS__);                          \
         INFO((f_ ? f_->reason + " " + f_->message : std::string("passed")));       \
         CHECK_FALSE(f_.has_value());                                               \
     } while (0)
@@ -603,8 +603,12 @@ TEST_CASE("record: parties[].kind and links[].relation", "[unit][record]") {
                     {{"kind", "legal_person"}, {"name", "南京秦淮某某餐饮有限公司"},
                      {"id", "91320104MA1XXXXXXX"}, {"phone_masked", nullptr}}};
     REQUIRE_PASS(d);
+    d["parties"][0]["kind"] = "person";
+    REQUIRE_FAULT(d, "bad_enum", "$.parties[0].kind");
+    // An unknown kind on a party with a public-looking name is a privacy fault first.
+    d["parties"][0]["kind"] = "natural_person";
     d["parties"][1]["kind"] = "company";
-    REQUIRE_FAULT(d, "bad_enum", "$.parties[1].kind");
+    REQUIRE_FAULT(d, "unmasked_personal_data", "$.parties[1].name");
 
     for (const char* r : {"duplicate_of", "transferred_from", "related"}) {
         json l = ex61();
@@ -784,8 +788,12 @@ TEST_CASE("record: unmasked_personal_data in parties; legal persons are public",
           "[unit][record][personal]") {
     json d = ex61();
     d["parties"] = {{{"kind", "legal_person"}, {"name", "南京秦淮某某餐饮有限公司"},
-                     {"id", "91320104123456789X"}, {"phone_masked", "02584512345"}}};
-    REQUIRE_PASS(d);  // legal person: name, id and phone verbatim
+                     {"id", "91320104123456789X"}, {"phone_masked", "0258*****45"}}};
+    REQUIRE_PASS(d);  // legal person: name and id (credit code) are public and verbatim
+    // ... but its phone_masked is not exempted (§2.1 names only name and id).
+    d["parties"][0]["phone_masked"] = "02584512345";
+    REQUIRE_FAULT(d, "unmasked_personal_data", "$.parties[0].phone_masked");
+    d["parties"][0]["phone_masked"] = "0258*****45";
 
     d["parties"].push_back({{"kind", "natural_person"}, {"name", "王*"},
                             {"id", "320104198807121234"}, {"phone_masked", nullptr}});
@@ -835,7 +843,9 @@ TEST_CASE("record: withhold_personal_data replaces exactly the offending fields"
     d["reporter"]["phone_masked"] = "138****8000";  // masked: kept
     d["reporter"]["id_masked"] = 320104198807121234;
     d["parties"] = {{{"kind", "legal_person"}, {"name", "南京某某公司"}, {"id", "91320104123456789X"},
-                     {"phone_masked", "02584512345"}},
+                     {"phone_masked", "0258*****45"}},
+                    {{"kind", "legal_person"}, {"name", "南京某某商行"}, {"id", "92320104MA0000000X"},
+                     {"phone_masked", "13912345678"}},
                     {{"kind", "natural_person"}, {"name", "王芳"}, {"id", "320104********1234"},
                      {"phone_masked", "13851234567"}}};
     const json out = casehub::sdk::withhold_personal_data(d);
@@ -844,9 +854,12 @@ TEST_CASE("record: withhold_personal_data replaces exactly the offending fields"
     CHECK(out["reporter"]["id_masked"] == "[withheld]");
     CHECK(out["reporter"]["worker_id"] == "JDY0217");
     CHECK(out["parties"][0] == d["parties"][0]);
-    CHECK(out["parties"][1]["name"] == "[withheld]");
-    CHECK(out["parties"][1]["id"] == "320104********1234");
+    CHECK(out["parties"][1]["name"] == "南京某某商行");
+    CHECK(out["parties"][1]["id"] == "92320104MA0000000X");
     CHECK(out["parties"][1]["phone_masked"] == "[withheld]");
+    CHECK(out["parties"][2]["name"] == "[withheld]");
+    CHECK(out["parties"][2]["id"] == "320104********1234");
+    CHECK(out["parties"][2]["phone_masked"] == "[withheld]");
     // Everything else is untouched, and no raw value survives anywhere.
     json rest = out, orig = d;
     rest.erase("reporter");
@@ -855,7 +868,7 @@ TEST_CASE("record: withhold_personal_data replaces exactly the offending fields"
     orig.erase("parties");
     CHECK(rest == orig);
     const std::string dumped = out.dump();
-    for (const char* raw : {"陈明", "320104198807121234", "王芳", "13851234567"})
+    for (const char* raw : {"陈明", "320104198807121234", "王芳", "13851234567", "13912345678"})
         CHECK(dumped.find(raw) == std::string::npos);
     // Input untouched; a clean record is returned unchanged.
     CHECK(d["reporter"]["name_masked"] == "陈明");
@@ -992,6 +1005,10 @@ TEST_CASE("record: messages name the field and the problem on one line", "[unit]
     CHECK(f->reason == "bad_type");
     CHECK(f->message.find('\n') == std::string::npos);
     CHECK(f->message.find("a\\nb") != std::string::npos);
+    d["source"]["record_id"] = "a\xC2\x85" "b";  // NEL, a C1 control
+    f = check_record(d);
+    REQUIRE(f);
+    CHECK(f->message.find("a\\u0085b") != std::string::npos);
 
     d = ex61();
     d["status"] = repeat("长", 500);

@@ -81,7 +81,7 @@ TEST_CASE("rfc3339: everything that is not strict RFC 3339 is rejected", "[unit]
         "2026-03-09T09:12:33UTC",
         "2026-03-09T09:12:33GMT+8",
         "２０２６-03-09T09:12:33Z",       // full-width digits
-        "2026-03-09T09:12:33\xEF\xBC\x8B" "08:00",
+        ("2026-03-09T09:12:33\xEF\xBC\x8B" "08:00"),  // full-width plus
     };
     for (const char* s : bad) {
         INFO(s);

@@ -9,8 +9,8 @@
 //   1. not_json: larger than 1 MiB, a UTF-8 byte order mark, not strictly valid UTF-8 (overlong
 //      forms, surrogates, code points above U+10FFFF rejected), not JSON, not a JSON object.
 //   2. bad_schema: `schema` absent, null, or not exactly "casehub.record/1".
-//   3. unmasked_personal_data: reporter.name_masked, phone_masked, id_masked, then each party
-//      that is not a legal person in array order: name, id, phone_masked. This comes before all
+//   3. unmasked_personal_data: reporter.name_masked, phone_masked, id_masked, then each party in
+//      array order: name, id (unless a legal person), phone_masked. This comes before all
 //      other checks because only masked values may be dead-lettered or logged (§2.3): a record
 //      that carries raw personal data must take the withholding path (withhold_personal_data)
 //      whatever else is wrong with it.
@@ -40,7 +40,8 @@
 //   - source.version as a JSON number is bad_type (identifiers are always strings, §1).
 //   - parties[].kind is required and must be natural_person or legal_person (bad_enum), since the
 //     masking rule depends on it. For the personal-data check (step 3), a party whose kind is
-//     anything but "legal_person" is treated as a natural person.
+//     anything but "legal_person" is treated as a natural person. A legal person's name and id
+//     are public (§2.1), but its phone_masked is not exempted, so the §2.5 phone rule applies.
 //   - responsible[].role is required; dept_code and name are optional strings (§5 names units by
 //     code only or by name only).
 //   - attachments[]: uri and mime are required (missing_field). A uri that is not an absolute
@@ -54,9 +55,9 @@
 //     checked (bad_enum is listed for it), and only when original is an object and crs non-null.
 //   - Personal-data rules: digits are ASCII or full-width (U+FF10–U+FF19); for phone_masked a
 //     single space or '-' between two digits does not end a run (the phone-candidate definition
-//     of §2.3), so `138-5123-4567` is caught. A phone or id given as a JSON number is judged by its
-//     decimal digits, so it is withheld rather than dead-lettered as a raw number. Names need an
-//     ASCII '*'.
+//     of §2.3), so `138-5123-4567` is caught. A phone or id given as a JSON number is judged by
+//     its decimal digits, so it is withheld rather than dead-lettered as a raw number. Names need
+//     an ASCII '*'.
 //   - Duplicate object keys: the last one wins (nlohmann::json behaviour).
 //
 // Allocation-light: the check reads the parsed document in place; strings are only built when a
@@ -235,7 +236,7 @@ constexpr bool is_http_uri(std::string_view u) noexcept {
     return true;
 }
 
-// type "/" subtype, both RFC 7230 tokens; parameters are not allowed here (§2.1: "a type/subtype").
+// type "/" subtype, both RFC 7230 tokens; no parameters (§2.1 asks for "a type/subtype").
 constexpr bool is_mime_type(std::string_view m) noexcept {
     auto tchar = [](char c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -292,8 +293,10 @@ constexpr bool phone_is_unmasked(std::string_view s) noexcept {
 // More than 10 digits in total.
 constexpr bool id_is_unmasked(std::string_view s) noexcept {
     std::size_t digits = 0;
-    for (std::size_t i = 0; i < s.size(); i += detail::utf8_seq_len(static_cast<unsigned char>(s[i])))
+    for (std::size_t i = 0; i < s.size();) {
         digits += detail::digit_at(s, i);
+        i += detail::utf8_seq_len(static_cast<unsigned char>(s[i]));
+    }
     return digits > 10;
 }
 
@@ -341,12 +344,17 @@ struct PersonalField {
     Personal kind;
 };
 inline constexpr PersonalField reporter_personal[] = {
-    {"name_masked", Personal::name}, {"phone_masked", Personal::phone}, {"id_masked", Personal::id}};
+    {"name_masked", Personal::name},
+    {"phone_masked", Personal::phone},
+    {"id_masked", Personal::id}};
 inline constexpr PersonalField party_personal[] = {
     {"name", Personal::name}, {"id", Personal::id}, {"phone_masked", Personal::phone}};
 
-// Legal persons' names and ids are public (§2.1 parties[]); anything else is treated as personal.
-inline bool party_is_natural(const json& party) {
+// A legal person's name and id are public and verbatim (§2.1 parties[]); its phone_masked is
+// not exempted, so §2.5's phone rule applies to it. A party of any other (or no) kind is treated
+// as a natural person.
+inline bool party_field_is_personal(const json& party, const PersonalField& f) {
+    if (f.kind == Personal::phone) return true;
     const auto it = party.find("kind");
     return !(it != party.end() && it->is_string() &&
              it->get_ref<const std::string&>() == "legal_person");
@@ -372,7 +380,7 @@ inline const char* type_name(const json& v) {
     }
 }
 
-// 'value' for a message: control characters escaped, cut after 60 characters.
+// 'value' for a message: control characters escaped (one line), cut after 60 characters.
 inline std::string quote(std::string_view v) {
     std::string out = "'";
     std::size_t chars = 0;
@@ -391,6 +399,11 @@ inline std::string quote(std::string_view v) {
                 out += hex[c >> 4];
                 out += hex[c & 0xF];
             }
+        } else if (c == 0xC2 && i + 1 < v.size() && static_cast<unsigned char>(v[i + 1]) <= 0x9F) {
+            static constexpr char hex[] = "0123456789abcdef";  // C1 controls (U+0080–U+009F)
+            out += "\\u00";
+            out += hex[static_cast<unsigned char>(v[i + 1]) >> 4];
+            out += hex[static_cast<unsigned char>(v[i + 1]) & 0xF];
         } else {
             out.append(v.substr(i, len));
         }
@@ -469,7 +482,8 @@ inline Fault req_string(const json& parent, const char* key, const Path& at, boo
     if (!v) return missing(parent, key, at);
     if (!v->is_string()) return wrong_type(*v, at, key, "a string");
     const std::string_view s = v->get_ref<const std::string&>();
-    if (id_or_code && s.empty()) return make_fault("missing_field", at.str(key), "required field is empty");
+    if (id_or_code && s.empty())
+        return make_fault("missing_field", at.str(key), "required field is empty");
     if (out) *out = s;
     return std::nullopt;
 }
@@ -589,12 +603,14 @@ inline Fault check_personal_data(const json& doc) {
     if (const json* parties = member(doc, "parties"); parties && parties->is_array()) {
         for (std::size_t i = 0; i < parties->size(); ++i) {
             const json& p = (*parties)[i];
-            if (!p.is_object() || !party_is_natural(p)) continue;
-            for (const PersonalField& f : party_personal)
+            if (!p.is_object()) continue;
+            for (const PersonalField& f : party_personal) {
+                if (!party_field_is_personal(p, f)) continue;
                 if (const json* v = member(p, f.key); v && personal_is_unmasked(*v, f.kind))
                     return make_fault("unmasked_personal_data",
                                       Path{"$.parties", static_cast<std::ptrdiff_t>(i)}.str(f.key),
-                                      "personal data of a natural person is not masked (§2.3)");
+                                      "personal data is not masked (§2.3)");
+            }
         }
     }
     return std::nullopt;
@@ -628,7 +644,7 @@ inline Fault check_source(const json& doc, const RecordCheckOptions& opts) {
     if (!version_form(version))
         return make_fault("bad_version", at.str("version"),
                           quote(version) +
-                              " is neither RFC 3339 with an offset nor an unsigned decimal revision");
+                              " is neither RFC 3339 with an offset nor unsigned decimal digits");
 
     return time_field(*src, "received_at", at, true);
 }
@@ -712,8 +728,8 @@ inline Fault check_reporter(const json& doc) {
 }
 
 // Calls check(element, path) for each element of an optional array of objects.
-template <class F>
-inline Fault each_object(const json& doc, const char* key, std::string_view base, F&& check) {
+inline Fault each_object(const json& doc, const char* key, std::string_view base,
+                         Fault (*check)(const json&, const Path&)) {
     const json* arr = nullptr;
     CASEHUB_RC_TRY(opt_array(doc, key, Path{"$"}, arr));
     if (!arr) return std::nullopt;
@@ -721,25 +737,51 @@ inline Fault each_object(const json& doc, const char* key, std::string_view base
         const json& e = (*arr)[i];
         const Path at{base, static_cast<std::ptrdiff_t>(i)};
         if (!e.is_object())
-            return make_fault("bad_type", at.str(), std::string("expected an object, got ") + type_name(e));
+            return make_fault("bad_type", at.str(),
+                              std::string("expected an object, got ") + type_name(e));
         CASEHUB_RC_TRY(check(e, at));
     }
     return std::nullopt;
 }
 
+inline Fault check_party(const json& p, const Path& at) {
+    CASEHUB_RC_TRY(enum_field(p, "kind", at, party_kinds, true));
+    CASEHUB_RC_TRY(opt_string(p, "name", at));
+    CASEHUB_RC_TRY(opt_string(p, "id", at));
+    return opt_string(p, "phone_masked", at);
+}
+
+inline Fault check_responsible(const json& r, const Path& at) {
+    CASEHUB_RC_TRY(opt_string(r, "dept_code", at));
+    CASEHUB_RC_TRY(opt_string(r, "name", at));
+    return enum_field(r, "role", at, roles, true);
+}
+
+// Form faults of uri and mime are bad_type (see the header comment).
+inline Fault check_attachment(const json& a, const Path& at) {
+    std::string_view uri, mime;
+    CASEHUB_RC_TRY(req_string(a, "uri", at, false, &uri));
+    if (!is_http_uri(uri))
+        return make_fault("bad_type", at.str("uri"),
+                          quote(uri) + " is not an absolute http or https URI");
+    CASEHUB_RC_TRY(req_string(a, "mime", at, false, &mime));
+    if (!is_mime_type(mime))
+        return make_fault("bad_type", at.str("mime"), quote(mime) + " is not a MIME type/subtype");
+    return std::nullopt;
+}
+
+inline Fault check_link(const json& l, const Path& at) {
+    CASEHUB_RC_TRY(req_string(l, "system", at, true));
+    std::string_view record_id;
+    CASEHUB_RC_TRY(req_string(l, "record_id", at, true, &record_id));
+    CASEHUB_RC_TRY(record_id_value(record_id, at, "record_id"));
+    return enum_field(l, "relation", at, relations, true);
+}
+
 inline Fault check_lists(const json& doc) {
     const Path root{"$"};
-    CASEHUB_RC_TRY(each_object(doc, "parties", "$.parties", [](const json& p, const Path& at) -> Fault {
-        CASEHUB_RC_TRY(enum_field(p, "kind", at, party_kinds, true));
-        CASEHUB_RC_TRY(opt_string(p, "name", at));
-        CASEHUB_RC_TRY(opt_string(p, "id", at));
-        return opt_string(p, "phone_masked", at);
-    }));
-    CASEHUB_RC_TRY(each_object(doc, "responsible", "$.responsible", [](const json& r, const Path& at) -> Fault {
-        CASEHUB_RC_TRY(opt_string(r, "dept_code", at));
-        CASEHUB_RC_TRY(opt_string(r, "name", at));
-        return enum_field(r, "role", at, roles, true);
-    }));
+    CASEHUB_RC_TRY(each_object(doc, "parties", "$.parties", check_party));
+    CASEHUB_RC_TRY(each_object(doc, "responsible", "$.responsible", check_responsible));
 
     const json* tags = nullptr;
     CASEHUB_RC_TRY(opt_array(doc, "tags", root, tags));
@@ -752,25 +794,8 @@ inline Fault check_lists(const json& doc) {
 
     CASEHUB_RC_TRY(enum_field(doc, "satisfaction", root, satisfactions, false));
     CASEHUB_RC_TRY(enum_field(doc, "confidentiality", root, confidentialities, true));
-
-    CASEHUB_RC_TRY(each_object(doc, "attachments", "$.attachments", [](const json& a, const Path& at) -> Fault {
-        std::string_view uri, mime;
-        CASEHUB_RC_TRY(req_string(a, "uri", at, false, &uri));
-        if (!is_http_uri(uri))
-            return make_fault("bad_type", at.str("uri"), quote(uri) + " is not an absolute http or https URI");
-        CASEHUB_RC_TRY(req_string(a, "mime", at, false, &mime));
-        if (!is_mime_type(mime))
-            return make_fault("bad_type", at.str("mime"), quote(mime) + " is not a MIME type/subtype");
-        return std::nullopt;
-    }));
-
-    return each_object(doc, "links", "$.links", [](const json& l, const Path& at) -> Fault {
-        CASEHUB_RC_TRY(req_string(l, "system", at, true));
-        std::string_view record_id;
-        CASEHUB_RC_TRY(req_string(l, "record_id", at, true, &record_id));
-        CASEHUB_RC_TRY(record_id_value(record_id, at, "record_id"));
-        return enum_field(l, "relation", at, relations, true);
-    });
+    CASEHUB_RC_TRY(each_object(doc, "attachments", "$.attachments", check_attachment));
+    return each_object(doc, "links", "$.links", check_link);
 }
 
 inline Fault check_hash(const json& doc) {
@@ -839,13 +864,15 @@ inline std::optional<RecordFault> check_record(const nlohmann::json& doc,
                                   std::string("the document is ") + detail::type_name(doc) +
                                       ", not a JSON object");
     if (!detail::strings_are_utf8(doc))
-        return detail::make_fault("not_json", "$", "the document holds a string that is not valid UTF-8");
+        return detail::make_fault("not_json", "$",
+                                  "the document holds a string that is not valid UTF-8");
     return detail::check_object(doc, opts);
 }
 
 // Parses `bytes` into `doc` and checks it, so the caller does not parse twice. On not_json,
 // `doc` is left null.
-inline std::optional<RecordFault> parse_and_check_record(std::string_view bytes, nlohmann::json& doc,
+inline std::optional<RecordFault> parse_and_check_record(std::string_view bytes,
+                                                         nlohmann::json& doc,
                                                          const RecordCheckOptions& opts = {}) {
     doc = nullptr;
     if (bytes.size() > max_record_bytes)
@@ -860,9 +887,11 @@ inline std::optional<RecordFault> parse_and_check_record(std::string_view bytes,
     try {
         doc = nlohmann::json::parse(bytes.data(), bytes.data() + bytes.size());
     } catch (const nlohmann::json::parse_error& e) {
-        doc = nullptr;  // e.what() quotes input bytes, which may be personal data: keep only the offset
+        // e.what() quotes input bytes, which may be personal data: keep only the offset.
+        doc = nullptr;
         return detail::make_fault("not_json", "$",
-                                  "not valid JSON (parse error at byte " + std::to_string(e.byte) + ")");
+                                  "not valid JSON (parse error at byte " +
+                                      std::to_string(e.byte) + ")");
     } catch (const nlohmann::json::exception&) {
         doc = nullptr;
         return detail::make_fault("not_json", "$", "not valid JSON (a number out of range)");
@@ -892,22 +921,26 @@ inline std::optional<RecordFault> check_record(const char* bytes,
 }
 
 // The dead-letter copy of a record rejected for unmasked_personal_data: every reporter
-// name_masked / phone_masked / id_masked, and every natural person's parties[] name / id /
-// phone_masked, that breaks the §2.5 rules is replaced by "[withheld]". Anything else is kept.
+// name_masked / phone_masked / id_masked, every natural person's parties[] name / id, and every
+// party's phone_masked that breaks the §2.5 rules is replaced by "[withheld]". Anything else
+// is kept.
 inline nlohmann::json withhold_personal_data(const nlohmann::json& doc) {
     nlohmann::json out = doc;
     if (!out.is_object()) return out;
-    auto withhold = [](nlohmann::json& obj, const auto& fields) {
-        for (const detail::PersonalField& f : fields) {
-            const auto it = obj.find(f.key);
-            if (it != obj.end() && detail::personal_is_unmasked(*it, f.kind)) *it = std::string(withheld_value);
-        }
+    auto withhold = [](nlohmann::json& obj, const detail::PersonalField& f) {
+        const auto it = obj.find(f.key);
+        if (it != obj.end() && detail::personal_is_unmasked(*it, f.kind))
+            *it = std::string(withheld_value);
     };
-    if (const auto rep = out.find("reporter"); rep != out.end() && rep->is_object())
-        withhold(*rep, detail::reporter_personal);
+    if (const auto rep = out.find("reporter"); rep != out.end() && rep->is_object()) {
+        for (const detail::PersonalField& f : detail::reporter_personal) withhold(*rep, f);
+    }
     if (const auto parties = out.find("parties"); parties != out.end() && parties->is_array()) {
-        for (nlohmann::json& p : *parties)
-            if (p.is_object() && detail::party_is_natural(p)) withhold(p, detail::party_personal);
+        for (nlohmann::json& p : *parties) {
+            if (!p.is_object()) continue;
+            for (const detail::PersonalField& f : detail::party_personal)
+                if (detail::party_field_is_personal(p, f)) withhold(p, f);
+        }
     }
     return out;
 }
