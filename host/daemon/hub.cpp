@@ -475,6 +475,11 @@ int Hub::run() {
         if (now - last_checkpoint > 10000) {
             store_->checkpoint();
             last_checkpoint = now;
+            // A line of progress for whoever watches the log.
+            for (auto& a : adapters_)
+                if (a->state == AdapterState::running)
+                    spdlog::info("adapter {}: {} records committed, {} dead letters, cursor {}", a->cfg.id,
+                                 a->records_received, a->dead_letters, a->last_cursor.value_or("-"));
         }
         if (stopping_) {
             bool alive = false;
