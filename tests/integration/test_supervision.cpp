@@ -128,7 +128,7 @@ TEST_CASE("a crash loop backs off exponentially while other adapters keep flowin
     CHECK_THAT(hub.adapter("crashy")["last_error"].get<std::string>(), Catch::Contains("SIGABRT"));
 }
 
-TEST_CASE("repeated fast crashes mark an adapter failed; a hung plugin is killed and restarted", "[integration]") {
+TEST_CASE("repeated fast crashes mark an adapter failed, and a hung plugin is killed and restarted", "[integration]") {
     TempDir dir;
     Hub hub(dir.path,
             hub_toml("backoff_initial_ms = 20\nbackoff_max_ms = 40\nmax_fast_crashes = 3\nhang_timeout_ms = 1000\n",

@@ -784,7 +784,7 @@ TEST_CASE("record: unmasked_personal_data in reporter fields", "[unit][record][p
     REQUIRE_PASS(d);
 }
 
-TEST_CASE("record: unmasked_personal_data in parties; legal persons are public",
+TEST_CASE("record: unmasked_personal_data in parties, legal persons are public",
           "[unit][record][personal]") {
     json d = ex61();
     d["parties"] = {{{"kind", "legal_person"}, {"name", "南京秦淮某某餐饮有限公司"},

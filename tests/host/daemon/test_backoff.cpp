@@ -22,7 +22,7 @@ TEST_CASE("a healthy run resets the backoff and the fast-crash count", "[unit]")
     CHECK(p.fast_crashes() == 1);
 }
 
-TEST_CASE("too many fast crashes in a row give up; 0 never does", "[unit]") {
+TEST_CASE("too many fast crashes in a row give up, and 0 never does", "[unit]") {
     RestartPolicy p({100, 800, 5000, 3});
     CHECK_FALSE(p.on_crash(1).give_up);
     CHECK_FALSE(p.on_crash(1).give_up);
