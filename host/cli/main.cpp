@@ -67,6 +67,8 @@ int cmd_plugins(const std::string& config_path, std::vector<std::string> files, 
             std::cerr << cfg.error().message << "\n";
             return 2;
         }
+        std::error_code ec;
+        host::add_installed_plugin_dir(*cfg, std::filesystem::read_symlink("/proc/self/exe", ec));
         std::set<std::string> found;
         for (const auto& dir : cfg->hub.plugin_path) {
             std::error_code ec;

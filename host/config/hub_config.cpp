@@ -687,3 +687,13 @@ Result<fs::path> resolve_plugin(const HubConfig& cfg, std::string_view plugin) {
 }
 
 }  // namespace casehub::host
+
+namespace casehub::host {
+void add_installed_plugin_dir(HubConfig& config, const std::filesystem::path& exe) {
+    if (exe.empty()) return;
+    auto dir = (exe.parent_path() / ".." / "lib" / "casehub" / "plugins").lexically_normal();
+    for (const auto& p : config.hub.plugin_path)
+        if (p == dir) return;
+    config.hub.plugin_path.push_back(dir);
+}
+}  // namespace casehub::host

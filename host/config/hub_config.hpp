@@ -107,3 +107,10 @@ Result<HubConfig> parse_hub_config(std::string_view text, const std::filesystem:
 Result<std::filesystem::path> resolve_plugin(const HubConfig& config, std::string_view plugin);
 
 }  // namespace casehub::host
+
+namespace casehub::host {
+// Appends `<directory of exe>/../lib/casehub/plugins` (the installed layout) to
+// hub.plugin_path, so an installed casehubd finds the plugins installed with it whatever the
+// prefix. Does nothing when it is already there or `exe` is empty.
+void add_installed_plugin_dir(HubConfig& config, const std::filesystem::path& exe);
+}  // namespace casehub::host

@@ -24,17 +24,17 @@ int main(int argc, char** argv) {
             return 2;
         }
         spdlog::set_level(spdlog::level::from_str(cfg->hub.log_level));
+        std::error_code ec;
+        const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+        casehub::host::add_installed_plugin_dir(*cfg, self);
         std::filesystem::path runner_path = runner;
         if (runner_path.empty()) runner_path = cfg->hub.runner;
         if (runner_path.empty()) {
-            char self[PATH_MAX];
-            ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-            if (n <= 0) {
+            if (self.empty()) {
                 spdlog::error("cannot find own executable to locate casehub-runner; pass --runner");
                 return 2;
             }
-            self[n] = '\0';
-            runner_path = std::filesystem::path(self).parent_path() / "casehub-runner";
+            runner_path = self.parent_path() / "casehub-runner";
         }
         if (::access(runner_path.c_str(), X_OK) != 0) {
             spdlog::error("{}: casehub-runner not found or not executable", runner_path.string());
