@@ -76,6 +76,8 @@ public:
         const std::string text = config.dump();
         check(desc_->vtable->create(&api_, self(), {text.data(), text.size()}, &instance_, err()),
               "create");
+        if (instance_ == nullptr)
+            throw Error(CASEHUB_ERR_INTERNAL, "create returned CASEHUB_OK but no instance");
     }
     void start(std::string_view cursor = {}) {
         check(desc_->vtable->start(instance_, {cursor.data(), cursor.size()}, err()), "start");
@@ -85,6 +87,7 @@ public:
     casehub_status poll(std::chrono::milliseconds timeout = std::chrono::milliseconds(100)) {
         casehub_status st =
             desc_->vtable->poll(instance_, static_cast<uint32_t>(timeout.count()), err());
+        errbuf_[sizeof errbuf_ - 1] = '\0';
         if (auto_ack) ack_all();
         return st;
     }
@@ -148,7 +151,7 @@ public:
         return batches_.empty() ? std::string() : batches_.back().cursor;
     }
     int32_t health() const { return health_.load(); }
-    std::string last_error() const { return errbuf_; }
+    std::string last_error() const { return std::string(errbuf_, strnlen(errbuf_, sizeof errbuf_ - 1)); }
     const casehub_plugin_descriptor* descriptor() const { return desc_; }
 
 private:
@@ -160,6 +163,10 @@ private:
         return &err_;
     }
     void check(casehub_status st, const char* what) {
+        errbuf_[sizeof errbuf_ - 1] = '\0';  // a plugin may fill the buffer without a NUL
+        if (st < CASEHUB_OK || st > CASEHUB_ERR_INTERNAL)
+            throw Error(CASEHUB_ERR_INTERNAL, std::string(what) + " returned unknown status " +
+                                                  std::to_string(st) + " (garbage)");
         if (st != CASEHUB_OK)
             throw Error(st, std::string(what) + " failed (status " + std::to_string(st) +
                                 "): " + errbuf_);

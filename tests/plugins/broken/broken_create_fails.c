@@ -1,0 +1,36 @@
+/* broken_create_fails: create refuses its configuration with CASEHUB_ERR_CONFIG and a message,
+ * as an adapter does when it cannot reach its source. */
+#include "broken_common.h"
+
+static casehub_status create_fails(const casehub_host_api *api, casehub_host *host,
+                                   casehub_bytes config_json, casehub_instance **out,
+                                   casehub_error *err) {
+    (void)api;
+    (void)host;
+    (void)config_json;
+    (void)out;
+    broken_write_error(err, "cannot reach http://127.0.0.1:9/api/v1/cases (connection refused)");
+    return CASEHUB_ERR_CONFIG;
+}
+
+static const casehub_plugin_vtable vtable = {
+    .struct_size = sizeof(casehub_plugin_vtable),
+    .create = create_fails, /* the one thing wrong */
+    .start = broken_start,
+    .poll = broken_poll,
+    .stop = broken_stop,
+    .destroy = broken_destroy,
+};
+static const casehub_plugin_descriptor descriptor = {
+    .struct_size = sizeof(casehub_plugin_descriptor),
+    .abi_major = CASEHUB_ABI_MAJOR,
+    .abi_minor = CASEHUB_ABI_MINOR,
+    .kind = CASEHUB_KIND_SOURCE,
+    .name = "org.casehub.test.broken",
+    .version = "1.0.0",
+    .description = "a deliberately broken test plugin",
+    .config_schema = "[]",
+    .vtable = &vtable,
+};
+
+BROKEN_ENTRY(&descriptor)
