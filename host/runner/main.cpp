@@ -446,6 +446,15 @@ int main(int argc, char** argv) {
         return wire::kExitLoadFailed;
     }
 
+    if (plugin->descriptor().kind != CASEHUB_KIND_SOURCE) {
+        // Sinks are loaded and described, but nothing feeds them cases yet.
+        std::string m = plugin_path + ": is a sink plugin; this casehub runs source plugins only";
+        spdlog::error("[{}] {}", adapter, m);
+        wire::send(sock, nullptr, wire::FATAL,
+                   {{"session", session}, {"stage", "load"}, {"permanent", true}, {"message", m}});
+        return wire::kExitLoadFailed;
+    }
+
     Runner r;
     r.adapter = adapter;
     r.session = session;
