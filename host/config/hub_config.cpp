@@ -27,7 +27,9 @@ constexpr std::size_t kMaxIpcPath = 107;  // sizeof(sockaddr_un::sun_path) - 1 o
 constexpr std::string_view kRootKeys[] = {"hub", "supervisor", "flow", "adapters"};
 constexpr std::string_view kHubKeys[] = {"data_dir",         "store",       "synchronous",
                                          "intake_endpoint",  "control_endpoint",
-                                         "plugin_path",      "runner",      "log_level"};
+                                         "feed_endpoint",    "snapshot_endpoint",
+                                         "plugin_path",      "runner",      "log_level",
+                                         "reference_dir",    "systems"};
 constexpr std::string_view kSupervisorKeys[] = {
     "backoff_initial_ms", "backoff_max_ms", "healthy_after_ms", "max_fast_crashes",
     "heartbeat_ms",       "hang_timeout_ms", "stop_timeout_ms"};
@@ -435,7 +437,22 @@ MaybeError read_hub(const Section& s, HubConfig& cfg) {
     std::string data_dir = "var", store = "casehub.db", synchronous = "full";
     std::string intake = "ipc://{data_dir}/intake.sock", control = "ipc://{data_dir}/control.sock";
     std::vector<std::string> plugin_path = {"../build/plugins", "/usr/local/lib/casehub/plugins"};
+    std::string feed = "ipc://{data_dir}/feed.sock", snapshot = "ipc://{data_dir}/snapshot.sock";
+    std::string reference_dir = "qinhuai";
+    std::vector<std::string> systems;
     std::string runner, log_level = "info";
+    if (auto e = s.get_string("feed_endpoint", feed, false)) return e;
+    if (auto e = s.get_string("snapshot_endpoint", snapshot, false)) return e;
+    if (auto e = s.get_string("reference_dir", reference_dir, false)) return e;
+    if (auto e = s.get_string_list("systems", systems)) return e;
+    for (const auto& id : systems) {
+        bool ok = id.size() >= 2 && id.size() <= 32 && id[0] >= 'a' && id[0] <= 'z' &&
+                  std::all_of(id.begin(), id.end(), [](char c) {
+                      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+                  });
+        if (!ok) return s.error("systems", quote(id) + " is not a system id [a-z][a-z0-9_]{1,31}");
+    }
+    cfg.hub.systems = systems;
     if (auto e = s.get_string("data_dir", data_dir, false)) return e;
     if (auto e = s.get_string("store", store, false)) return e;
     if (auto e = s.get_string("synchronous", synchronous, false)) return e;
@@ -469,6 +486,7 @@ MaybeError read_hub(const Section& s, HubConfig& cfg) {
     cfg.hub.plugin_path.clear();
     for (const auto& p : plugin_path) cfg.hub.plugin_path.push_back(resolve_against(cfg.config_dir, p));
     cfg.hub.runner = runner.empty() ? fs::path() : resolve_against(cfg.config_dir, runner);
+    cfg.hub.reference_dir = resolve_against(cfg.config_dir, reference_dir);
 
     if (auto e = parse_endpoint(s, "intake_endpoint", intake, cfg, cfg.hub.intake_endpoint)) return e;
     if (auto e = parse_endpoint(s, "control_endpoint", control, cfg, cfg.hub.control_endpoint))
@@ -477,6 +495,20 @@ MaybeError read_hub(const Section& s, HubConfig& cfg) {
         return relation_error(s, "control_endpoint", s, "intake_endpoint",
                               "control_endpoint and intake_endpoint are both " +
                                   quote(cfg.hub.intake_endpoint));
+    if (auto e = parse_endpoint(s, "feed_endpoint", feed, cfg, cfg.hub.feed_endpoint)) return e;
+    if (auto e = parse_endpoint(s, "snapshot_endpoint", snapshot, cfg, cfg.hub.snapshot_endpoint))
+        return e;
+    {
+        const std::pair<const char*, const std::string*> eps[] = {
+            {"intake_endpoint", &cfg.hub.intake_endpoint}, {"control_endpoint", &cfg.hub.control_endpoint},
+            {"feed_endpoint", &cfg.hub.feed_endpoint}, {"snapshot_endpoint", &cfg.hub.snapshot_endpoint}};
+        for (std::size_t i = 0; i < 4; ++i)
+            for (std::size_t j = i + 1; j < 4; ++j)
+                if (*eps[i].second == *eps[j].second)
+                    return relation_error(s, eps[j].first, s, eps[i].first,
+                                          std::string(eps[j].first) + " and " + eps[i].first +
+                                              " are both " + quote(*eps[i].second));
+    }
     return std::nullopt;
 }
 

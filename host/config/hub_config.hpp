@@ -50,6 +50,10 @@ struct HubSection {                            // [hub]
     Synchronous synchronous = Synchronous::full;
     std::string intake_endpoint;               // expanded: "ipc:///abs/path" or "tcp://host:port"
     std::string control_endpoint;              // expanded likewise
+    std::string feed_endpoint;                 // the live feed (PUB); expanded likewise
+    std::string snapshot_endpoint;             // snapshot / replay requests (ROUTER); likewise
+    std::filesystem::path reference_dir;       // the district's reference data (categories.json...)
+    std::vector<std::string> systems;          // source systems beyond the six built-in ones
     std::vector<std::filesystem::path> plugin_path;  // resolved, in search order
     std::filesystem::path runner;              // resolved; empty: next to casehubd
     std::string log_level = "info";            // trace|debug|info|warn|error|critical|off

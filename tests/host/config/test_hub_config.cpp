@@ -324,7 +324,7 @@ TEST_CASE("hub config: errors name file, line, column and key", "[unit]") {
         CHECK_THAT(parse_error(std::string(kAdapter) + "enable = true\n"),
                    Catch::Contains("config/casehub.toml:4:1: adapters[0].enable: unknown key (did you mean \"enabled\"?)"));
         CHECK_THAT(parse_error("[hub]\nzzzzzzzzzz = 1\n"),
-                   Catch::Contains("hub.zzzzzzzzzz: unknown key (known keys: data_dir, store, synchronous, intake_endpoint, control_endpoint, plugin_path, runner, log_level)"));
+                   Catch::Contains("hub.zzzzzzzzzz: unknown key (known keys: data_dir, store, synchronous, intake_endpoint, control_endpoint, feed_endpoint, snapshot_endpoint, plugin_path, runner, log_level, reference_dir, systems)"));
         // ... but anything goes inside adapters.config.
         CHECK(parse_hub_config(std::string(kAdapter) + "[adapters.config]\nwhatever = 1\n", kFile).ok());
     }
@@ -464,7 +464,7 @@ TEST_CASE("hub config: load_hub_config reads files", "[unit]") {
         std::ofstream(tmp.path() / "c.toml") << "[hub]\nbogus = 1\n";
         auto r = load_hub_config(tmp.path() / "c.toml");
         REQUIRE_FALSE(r.ok());
-        CHECK(r.error().message == (tmp.path() / "c.toml").string() + ":2:1: hub.bogus: unknown key (known keys: data_dir, store, synchronous, intake_endpoint, control_endpoint, plugin_path, runner, log_level)");
+        CHECK(r.error().message == (tmp.path() / "c.toml").string() + ":2:1: hub.bogus: unknown key (known keys: data_dir, store, synchronous, intake_endpoint, control_endpoint, feed_endpoint, snapshot_endpoint, plugin_path, runner, log_level, reference_dir, systems)");
     }
     SECTION("relative paths are relative to the file") {
         std::ofstream(tmp.path() / "c.toml") << "[hub]\ndata_dir = \"state\"\n";
@@ -537,4 +537,22 @@ TEST_CASE("resolve_plugin", "[unit]") {
         REQUIRE_FALSE(n.ok());
         CHECK(n.error().message == "plugin \"x\" not found: hub.plugin_path is empty");
     }
+}
+
+TEST_CASE("hub: feed endpoints, reference data and extra systems", "[unit]") {
+    auto cfg = casehub::host::parse_hub_config(
+        "[hub]\nsystems = [\"hello\", \"seq2\"]\nreference_dir = \"ref\"\n", "/etc/casehub/casehub.toml");
+    REQUIRE(cfg.ok());
+    CHECK(cfg->hub.systems == std::vector<std::string>{"hello", "seq2"});
+    CHECK(cfg->hub.reference_dir == "/etc/casehub/ref");
+    CHECK(cfg->hub.feed_endpoint.rfind("ipc://", 0) == 0);
+    CHECK(cfg->hub.feed_endpoint.find("feed.sock") != std::string::npos);
+    CHECK(cfg->hub.snapshot_endpoint.find("snapshot.sock") != std::string::npos);
+    auto bad = casehub::host::parse_hub_config("[hub]\nsystems = [\"Bad-Id\"]\n", "c.toml");
+    REQUIRE_FALSE(bad.ok());
+    CHECK_THAT(bad.error().message, Catch::Contains("hub.systems"));
+    auto same = casehub::host::parse_hub_config(
+        "[hub]\nfeed_endpoint = \"tcp://127.0.0.1:5000\"\nsnapshot_endpoint = \"tcp://127.0.0.1:5000\"\n", "c.toml");
+    REQUIRE_FALSE(same.ok());
+    CHECK_THAT(same.error().message, Catch::Contains("snapshot_endpoint and feed_endpoint"));
 }
