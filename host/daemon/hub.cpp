@@ -70,6 +70,11 @@ Result<std::unique_ptr<Hub>> Hub::create(HubConfig cfg, std::filesystem::path ru
                              h->cfg_.hub.synchronous == Synchronous::normal ? Store::Sync::normal : Store::Sync::full);
     if (!store) return store.error();
     h->store_ = std::move(*store);
+    auto categories = Categories::load(h->cfg_.hub.reference_dir / "categories.json");
+    if (!categories) return categories.error();
+    h->pipeline_ = std::make_unique<Pipeline>(std::move(*categories), h->cfg_.hub.systems);
+    auto counters = h->store_->counters();
+    if (!counters) return counters.error();
 
     try {
         // A runner's records are bounded by the ABI; anything bigger is not from our runner.
@@ -110,6 +115,7 @@ Result<std::unique_ptr<Hub>> Hub::create(HubConfig cfg, std::filesystem::path ru
             a->plugin_path = *path;
             auto cur = h->store_->cursor(ac.id);
             if (cur && *cur) a->last_cursor = **cur;
+            if (auto it = counters->find(ac.id); it != counters->end()) a->counters = it->second;
         }
         h->adapters_.push_back(std::move(a));
     }
@@ -364,33 +370,58 @@ void Hub::on_message(const std::string& rid, wire::Message& m) {
 
 void Hub::commit_pending() {
     if (pending_.empty()) return;
-    std::vector<BatchIn> batches;
-    batches.reserve(pending_.size());
-    for (auto& p : pending_) batches.push_back(std::move(p.batch));
     const auto t0 = std::chrono::steady_clock::now();
-    auto r = store_->commit(batches);
-    if (!r) {
-        // Nothing acked, nothing dropped: put the batches back and try again shortly; the
-        // runners stall on credit meanwhile.
-        spdlog::error("store: {}", r.error().message);
-        for (std::size_t i = 0; i < pending_.size(); ++i) pending_[i].batch = std::move(batches[i]);
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch()).count();
+    std::vector<EventRow> events;
+    std::map<Adapter*, Counters> counts;
+    auto fail = [&](const std::string& why) {
+        // Nothing acked, nothing dropped: the batches stay pending and are retried shortly;
+        // the runners stall on credit meanwhile.
+        store_->rollback();
+        spdlog::error("store: {}", why);
         oldest_pending_ = mono_ms() + 500;
-        return;
+    };
+    if (auto r = store_->begin(); !r) return fail(r.error().message);
+    for (auto& p : pending_) {
+        Counters& c = counts[p.adapter];
+        for (auto rec : p.batch.records) {
+            auto r = pipeline_->apply(*store_, p.batch.adapter, rec, p.batch.cursor.value_or(""), now, events, c);
+            if (!r) return fail(r.error().message);
+        }
+        for (const auto& l : p.batch.letters) {
+            DeadLetterRow d;
+            d.adapter = p.batch.adapter;
+            d.received_at = now;
+            d.stage = "adapter";
+            d.reason = l.reason;
+            d.detail = l.detail;
+            d.cursor = l.cursor;
+            d.doc = std::string(l.native);
+            if (auto r = store_->add_dead_letter(d); !r) return fail(r.error().message);
+        }
+        if (p.batch.cursor)
+            if (auto r = store_->set_cursor(p.batch.adapter, *p.batch.cursor); !r) return fail(r.error().message);
     }
+    for (auto& [a, c] : counts)
+        if (auto r = store_->add_counters(a->cfg.id, c); !r) return fail(r.error().message);
+    if (auto r = store_->commit(); !r) return fail(r.error().message);
+
     commit_us_total_ += std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
     ++commit_count_;
+    publish(events);
+    for (auto& [a, c] : counts) a->counters += c;
     // Ack the last committed batch of each live session (acks are cumulative).
     std::map<Adapter*, std::uint64_t> ack;
-    for (std::size_t i = 0; i < pending_.size(); ++i) {
-        Pending& p = pending_[i];
+    for (auto& p : pending_) {
         Adapter& a = *p.adapter;
         a.records_received += p.records;
-        a.dead_letters += batches[i].letters.size();
+        a.dead_letters += p.batch.letters.size();
         ++a.batches_committed;
-        if (batches[i].cursor) a.last_cursor = batches[i].cursor;
+        if (p.batch.cursor) a.last_cursor = p.batch.cursor;
         if (a.session == p.session) {
             a.in_flight -= static_cast<std::int64_t>(p.records);
-            ack[&a] = batches[i].batch;
+            ack[&a] = p.batch.batch;
         }
     }
     for (auto& [a, upto] : ack) {
@@ -399,6 +430,10 @@ void Hub::commit_pending() {
     }
     pending_.clear();
     pending_records_ = 0;
+}
+
+void Hub::publish(const std::vector<EventRow>& events) {
+    events_published_ += events.size();
 }
 
 nlohmann::json Hub::status_json() const {
@@ -417,6 +452,12 @@ nlohmann::json Hub::status_json() const {
                         {"records_received", a.records_received},
                         {"batches_committed", a.batches_committed},
                         {"dead_letters", a.dead_letters},
+                        {"records_in", a.counters.records_in},
+                        {"applied", a.counters.applied},
+                        {"duplicates", a.counters.duplicates},
+                        {"same_version_changed", a.counters.same_version_changed},
+                        {"stale", a.counters.stale},
+                        {"invalid", a.counters.dead_lettered},
                         {"last_cursor", a.last_cursor ? nlohmann::json(*a.last_cursor) : nlohmann::json()},
                         {"credit", cfg_.flow.credit_records - a.in_flight},
                         {"in_flight", a.in_flight},
@@ -431,6 +472,8 @@ nlohmann::json Hub::status_json() const {
               {"intake", cfg_.hub.intake_endpoint},
               {"commits", commit_count_},
               {"commit_avg_us", commit_count_ ? commit_us_total_ / commit_count_ : 0},
+              {"head_seq", store_->head_seq()},
+              {"events_published", events_published_},
               {"stopping", stopping_}}},
             {"adapters", list}};
 }

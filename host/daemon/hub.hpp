@@ -9,6 +9,7 @@
 #include "common/result.hpp"
 #include "config/hub_config.hpp"
 #include "daemon/backoff.hpp"
+#include "pipeline/pipeline.hpp"
 #include "protocol/wire.hpp"
 #include "store/store.hpp"
 
@@ -26,6 +27,20 @@
 #include <vector>
 
 namespace casehub::host {
+
+// A batch as received from a runner, waiting for the next group commit. The views point into
+// the ZeroMQ frames its Pending entry owns.
+struct DeadLetterIn {
+    std::string reason, detail, cursor;
+    std::string_view native;  // masked native bytes
+};
+struct BatchIn {
+    std::string adapter;
+    std::uint64_t batch = 0;
+    std::optional<std::string> cursor;  // nullopt: the cursor does not move
+    std::vector<std::string_view> records;
+    std::vector<DeadLetterIn> letters;
+};
 
 enum class AdapterState { starting, running, backoff, failed, stopping, stopped, disabled };
 const char* to_string(AdapterState s);
@@ -48,6 +63,7 @@ struct Adapter {
     int restarts = 0;
     std::string last_error;
     std::uint64_t records_received = 0, batches_committed = 0, dead_letters = 0;
+    Counters counters;  // pipeline outcomes, persisted in adapter_counters
     std::optional<std::string> last_cursor;
     std::int64_t in_flight = 0;
     int health = 0;
@@ -73,6 +89,9 @@ private:
     void on_message(const std::string& rid, wire::Message& m);
     void on_control();
     void commit_pending();
+    // After a commit: the events go to the feed (in seq order).
+    void publish(const std::vector<EventRow>& events);
+    nlohmann::json replay_dead_letters(const nlohmann::json& request);
     void kill_runner(Adapter& a, const std::string& why);
     nlohmann::json status_json() const;
     Adapter* by_routing_id(const std::string& rid);
@@ -80,6 +99,8 @@ private:
     HubConfig cfg_;
     std::filesystem::path runner_;
     std::unique_ptr<Store> store_;
+    std::unique_ptr<Pipeline> pipeline_;
+    std::uint64_t events_published_ = 0;
     zmq::context_t ctx_{1};
     zmq::socket_t intake_, control_;
     int signal_fd_ = -1;

@@ -1,53 +1,86 @@
 #include "store/store.hpp"
 
-#include <chrono>
-
 namespace casehub::host {
 
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
-// Until the case pipeline lands, records are kept as received; `received_records` is the
-// intake journal the pipeline will read, so it keeps the adapter's batch and order.
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS received_records (
-    id INTEGER PRIMARY KEY,
-    adapter TEXT NOT NULL,
-    batch INTEGER NOT NULL,
-    received_at INTEGER NOT NULL,          -- unix ms, hub clock
-    doc BLOB NOT NULL                      -- the casehub.record/1 bytes as the adapter sent them
-);
-CREATE INDEX IF NOT EXISTS received_records_adapter ON received_records(adapter, id);
 CREATE TABLE IF NOT EXISTS adapter_cursors (
+    adapter TEXT PRIMARY KEY, cursor TEXT NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS adapter_counters (
     adapter TEXT PRIMARY KEY,
-    cursor TEXT NOT NULL,
-    updated_at INTEGER NOT NULL
-);
+    records_in INTEGER NOT NULL DEFAULT 0, applied INTEGER NOT NULL DEFAULT 0,
+    duplicates INTEGER NOT NULL DEFAULT 0, same_version_changed INTEGER NOT NULL DEFAULT 0,
+    stale INTEGER NOT NULL DEFAULT 0, dead_lettered INTEGER NOT NULL DEFAULT 0);
+-- The latest accepted version of every source record, and the case it belongs to.
+CREATE TABLE IF NOT EXISTS source_records (
+    system TEXT NOT NULL, record_id TEXT NOT NULL,
+    case_id TEXT NOT NULL,
+    version TEXT NOT NULL, version_form TEXT NOT NULL, raw_sha256 TEXT NOT NULL,
+    status TEXT NOT NULL, status_native TEXT NOT NULL,
+    adapter TEXT NOT NULL, received_at INTEGER NOT NULL,
+    doc BLOB NOT NULL,                       -- the casehub.record/1 document
+    PRIMARY KEY (system, record_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS source_records_case ON source_records(case_id);
+CREATE TABLE IF NOT EXISTS cases (
+    case_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, status TEXT NOT NULL,
+    street_code TEXT NOT NULL, community_code TEXT NOT NULL, grid_code TEXT NOT NULL,
+    category_code TEXT NOT NULL, category_family TEXT NOT NULL, priority TEXT NOT NULL,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, merged_into TEXT,
+    doc BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS cases_street_status ON cases(street_code, status);
+CREATE INDEX IF NOT EXISTS cases_status ON cases(status);
+CREATE INDEX IF NOT EXISTS cases_seq ON cases(seq);
+-- Append-only: every change of a case is one event; seq is the feed offset.
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY, case_id TEXT NOT NULL, type TEXT NOT NULL,
+    street_code TEXT NOT NULL, prev_street_seq INTEGER NOT NULL,
+    community_code TEXT NOT NULL, grid_code TEXT NOT NULL, category_family TEXT NOT NULL,
+    status TEXT NOT NULL, at INTEGER NOT NULL, detail TEXT NOT NULL, doc BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS events_case ON events(case_id, seq);
+CREATE INDEX IF NOT EXISTS events_street ON events(street_code, seq);
+CREATE TABLE IF NOT EXISTS case_serials (day TEXT PRIMARY KEY, n INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY,
-    adapter TEXT NOT NULL,
-    received_at INTEGER NOT NULL,
-    stage TEXT NOT NULL,                   -- 'adapter': the plugin could not normalise it
-    reason TEXT NOT NULL,
-    detail TEXT NOT NULL,
-    cursor TEXT NOT NULL,
-    native BLOB NOT NULL                   -- masked by the adapter
-);
+    adapter TEXT NOT NULL, received_at INTEGER NOT NULL,
+    stage TEXT NOT NULL,                     -- 'adapter' (native bytes) | 'validation' (a record)
+    reason TEXT NOT NULL, path TEXT NOT NULL, detail TEXT NOT NULL, cursor TEXT NOT NULL,
+    doc BLOB NOT NULL,
+    replayed_at INTEGER, replay_outcome TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS dead_letters_adapter ON dead_letters(adapter, id);
 )sql";
 
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
+void bind(sqlite3_stmt* st, int i, std::string_view v) {
+    sqlite3_bind_text(st, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+}
+void bind_blob(sqlite3_stmt* st, int i, std::string_view v) {
+    sqlite3_bind_blob(st, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+}
+std::string col(sqlite3_stmt* st, int i) {
+    auto* t = static_cast<const char*>(sqlite3_column_blob(st, i));
+    return std::string(t ? t : "", static_cast<std::size_t>(sqlite3_column_bytes(st, i)));
 }
 
 }  // namespace
 
 std::string Store::last_error() const {
     return path_.string() + ": " + (db_ ? sqlite3_errmsg(db_) : "not open");
+}
+
+sqlite3_stmt* Store::stmt(const char* sql) {
+    auto it = stmts_.find(sql);
+    if (it != stmts_.end()) {
+        sqlite3_reset(it->second);
+        sqlite3_clear_bindings(it->second);
+        return it->second;
+    }
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) != SQLITE_OK) return nullptr;
+    stmts_.emplace(sql, st);
+    return st;
 }
 
 Result<void> Store::exec(const char* sql) {
@@ -66,119 +99,315 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path, Sy
     std::error_code ec;
     if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
     if (sqlite3_open_v2(path.c_str(), &s->db_,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                        nullptr) != SQLITE_OK)
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK)
         return make_error("cannot open store " + s->last_error());
     sqlite3_busy_timeout(s->db_, 5000);
     // FULL: the WAL is synced at every commit, so an ack that leaves the hub survives power
-    // loss. NORMAL survives a process crash but may lose the last commits on power loss.
-    const char* pragmas = sync == Sync::full
-                              ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                              : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
+    // loss. NORMAL survives a crash of casehubd but may lose the last commits on power loss.
+    const char* pragmas = sync == Sync::full ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                                             : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
     if (auto r = s->exec(pragmas); !r) return r.error();
-    if (auto r = s->exec("PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=1000;"); !r) return r.error();
+    if (auto r = s->exec("PRAGMA wal_autocheckpoint=1000;"); !r) return r.error();
     if (auto r = s->exec(kSchema); !r) return make_error("cannot create schema: " + r.error().message);
-    {
-        std::string v = "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '" +
-                        std::to_string(kSchemaVersion) + "')";
-        if (auto r = s->exec(v.c_str()); !r) return r.error();
-    }
-    auto prep = [&](const char* sql, sqlite3_stmt** st) -> bool {
-        return sqlite3_prepare_v3(s->db_, sql, -1, SQLITE_PREPARE_PERSISTENT, st, nullptr) == SQLITE_OK;
-    };
-    if (!prep("INSERT INTO received_records(adapter, batch, received_at, doc) VALUES(?,?,?,?)",
-              &s->insert_record_) ||
-        !prep("INSERT INTO dead_letters(adapter, received_at, stage, reason, detail, cursor, native)"
-              " VALUES(?,?,'adapter',?,?,?,?)",
-              &s->insert_letter_) ||
-        !prep("INSERT INTO adapter_cursors(adapter, cursor, updated_at) VALUES(?,?,?)"
-              " ON CONFLICT(adapter) DO UPDATE SET cursor=excluded.cursor, updated_at=excluded.updated_at",
-              &s->upsert_cursor_) ||
-        !prep("SELECT cursor FROM adapter_cursors WHERE adapter=?", &s->select_cursor_))
-        return make_error("cannot prepare statements: " + s->last_error());
+    std::string v = "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '" +
+                    std::to_string(kSchemaVersion) + "')";
+    if (auto r = s->exec(v.c_str()); !r) return r.error();
+    if (auto r = s->load_heads(); !r) return r.error();
     return s;
 }
 
+Result<void> Store::load_heads() {
+    sqlite3_stmt* st = stmt("SELECT coalesce(max(seq), 0) FROM events");
+    if (!st || sqlite3_step(st) != SQLITE_ROW) return make_error(last_error());
+    last_seq_ = static_cast<std::uint64_t>(sqlite3_column_int64(st, 0));
+    sqlite3_reset(st);
+    street_last_.clear();
+    st = stmt("SELECT street_code, max(seq) FROM events GROUP BY street_code");
+    if (!st) return make_error(last_error());
+    while (sqlite3_step(st) == SQLITE_ROW)
+        street_last_[col(st, 0)] = static_cast<std::uint64_t>(sqlite3_column_int64(st, 1));
+    sqlite3_reset(st);
+    return {};
+}
+
 Store::~Store() {
-    for (auto* st : {insert_record_, insert_letter_, upsert_cursor_, select_cursor_})
-        sqlite3_finalize(st);
+    for (auto& [_, st] : stmts_) sqlite3_finalize(st);
     if (db_) sqlite3_close(db_);
 }
 
-Result<std::optional<std::string>> Store::cursor(std::string_view adapter) {
-    sqlite3_reset(select_cursor_);
-    sqlite3_bind_text(select_cursor_, 1, adapter.data(), static_cast<int>(adapter.size()), SQLITE_STATIC);
-    int rc = sqlite3_step(select_cursor_);
-    std::optional<std::string> out;
-    if (rc == SQLITE_ROW) {
-        auto* t = reinterpret_cast<const char*>(sqlite3_column_text(select_cursor_, 0));
-        out = std::string(t ? t : "", static_cast<std::size_t>(sqlite3_column_bytes(select_cursor_, 0)));
-    } else if (rc != SQLITE_DONE) {
-        auto e = last_error();
-        sqlite3_reset(select_cursor_);
-        return make_error("reading cursor of " + std::string(adapter) + ": " + e);
+Result<void> Store::begin() {
+    if (auto r = exec("BEGIN IMMEDIATE"); !r) return r;
+    in_tx_ = true;
+    tx_start_seq_ = last_seq_;
+    tx_start_street_last_ = street_last_;
+    return {};
+}
+
+Result<void> Store::commit() {
+    if (auto r = exec("COMMIT"); !r) {
+        rollback();
+        return r;
     }
-    sqlite3_reset(select_cursor_);
+    in_tx_ = false;
+    return {};
+}
+
+void Store::rollback() {
+    (void)exec("ROLLBACK");
+    in_tx_ = false;
+    last_seq_ = tx_start_seq_;  // the seqs handed out in the transaction were never written
+    street_last_ = tx_start_street_last_;
+}
+
+Result<std::optional<std::string>> Store::cursor(std::string_view adapter) {
+    sqlite3_stmt* st = stmt("SELECT cursor FROM adapter_cursors WHERE adapter=?");
+    bind(st, 1, adapter);
+    int rc = sqlite3_step(st);
+    std::optional<std::string> out;
+    if (rc == SQLITE_ROW) out = col(st, 0);
+    else if (rc != SQLITE_DONE) return make_error("reading cursor of " + std::string(adapter) + ": " + last_error());
+    sqlite3_reset(st);
     return out;
 }
 
-Result<void> Store::commit(const std::vector<BatchIn>& batches) {
-    if (auto r = exec("BEGIN IMMEDIATE"); !r) return r;
-    const std::int64_t t = now_ms();
-    auto step = [&](sqlite3_stmt* st) {
-        int rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        return rc == SQLITE_DONE;
-    };
-    for (const auto& b : batches) {
-        const int alen = static_cast<int>(b.adapter.size());
-        for (auto rec : b.records) {
-            sqlite3_bind_text(insert_record_, 1, b.adapter.data(), alen, SQLITE_STATIC);
-            sqlite3_bind_int64(insert_record_, 2, static_cast<std::int64_t>(b.batch));
-            sqlite3_bind_int64(insert_record_, 3, t);
-            sqlite3_bind_blob(insert_record_, 4, rec.data(), static_cast<int>(rec.size()), SQLITE_STATIC);
-            if (!step(insert_record_)) goto fail;
-        }
-        for (const auto& l : b.letters) {
-            sqlite3_bind_text(insert_letter_, 1, b.adapter.data(), alen, SQLITE_STATIC);
-            sqlite3_bind_int64(insert_letter_, 2, t);
-            sqlite3_bind_text(insert_letter_, 3, l.reason.data(), static_cast<int>(l.reason.size()), SQLITE_STATIC);
-            sqlite3_bind_text(insert_letter_, 4, l.detail.data(), static_cast<int>(l.detail.size()), SQLITE_STATIC);
-            sqlite3_bind_text(insert_letter_, 5, l.cursor.data(), static_cast<int>(l.cursor.size()), SQLITE_STATIC);
-            sqlite3_bind_blob(insert_letter_, 6, l.native.data(), static_cast<int>(l.native.size()), SQLITE_STATIC);
-            if (!step(insert_letter_)) goto fail;
-        }
-        if (b.cursor) {
-            sqlite3_bind_text(upsert_cursor_, 1, b.adapter.data(), alen, SQLITE_STATIC);
-            sqlite3_bind_text(upsert_cursor_, 2, b.cursor->data(), static_cast<int>(b.cursor->size()), SQLITE_STATIC);
-            sqlite3_bind_int64(upsert_cursor_, 3, t);
-            if (!step(upsert_cursor_)) goto fail;
-        }
+Result<std::optional<SourceRow>> Store::find_source(std::string_view system, std::string_view record_id) {
+    sqlite3_stmt* st = stmt(
+        "SELECT case_id, version, version_form, raw_sha256, status, status_native FROM source_records"
+        " WHERE system=? AND record_id=?");
+    bind(st, 1, system);
+    bind(st, 2, record_id);
+    int rc = sqlite3_step(st);
+    std::optional<SourceRow> out;
+    if (rc == SQLITE_ROW) out = SourceRow{col(st, 0), col(st, 1), col(st, 2), col(st, 3), col(st, 4), col(st, 5)};
+    else if (rc != SQLITE_DONE) return make_error(last_error());
+    sqlite3_reset(st);
+    return out;
+}
+
+Result<std::optional<std::string>> Store::case_doc(std::string_view case_id) {
+    sqlite3_stmt* st = stmt("SELECT doc FROM cases WHERE case_id=?");
+    bind(st, 1, case_id);
+    int rc = sqlite3_step(st);
+    std::optional<std::string> out;
+    if (rc == SQLITE_ROW) out = col(st, 0);
+    else if (rc != SQLITE_DONE) return make_error(last_error());
+    sqlite3_reset(st);
+    return out;
+}
+
+Result<std::map<std::string, Counters>> Store::counters() {
+    sqlite3_stmt* st = stmt("SELECT adapter, records_in, applied, duplicates, same_version_changed, stale,"
+                            " dead_lettered FROM adapter_counters");
+    std::map<std::string, Counters> out;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        Counters c{sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
+                   sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5), sqlite3_column_int64(st, 6)};
+        out[col(st, 0)] = c;
     }
-    if (auto r = exec("COMMIT"); !r) {
-        (void)exec("ROLLBACK");
-        return r;
-    }
+    sqlite3_reset(st);
+    return out;
+}
+
+namespace {
+DeadLetterRow read_letter(sqlite3_stmt* st) {
+    DeadLetterRow d;
+    d.id = sqlite3_column_int64(st, 0);
+    d.adapter = col(st, 1);
+    d.stage = col(st, 2);
+    d.reason = col(st, 3);
+    d.path = col(st, 4);
+    d.detail = col(st, 5);
+    d.cursor = col(st, 6);
+    d.doc = col(st, 7);
+    d.received_at = sqlite3_column_int64(st, 8);
+    if (sqlite3_column_type(st, 9) != SQLITE_NULL) d.replayed_at = sqlite3_column_int64(st, 9);
+    d.replay_outcome = col(st, 10);
+    return d;
+}
+constexpr const char* kLetterCols =
+    "id, adapter, stage, reason, path, detail, cursor, doc, received_at, replayed_at, replay_outcome";
+}  // namespace
+
+Result<std::vector<DeadLetterRow>> Store::dead_letters(std::string_view adapter, std::int64_t after_id,
+                                                       int limit, bool include_replayed) {
+    static const std::string sql = std::string("SELECT ") + kLetterCols +
+                                   " FROM dead_letters WHERE id > ? AND (?='' OR adapter=?)"
+                                   " AND (? OR replayed_at IS NULL OR replay_outcome != 'applied') ORDER BY id LIMIT ?";
+    sqlite3_stmt* st = stmt(sql.c_str());
+    sqlite3_bind_int64(st, 1, after_id);
+    bind(st, 2, adapter);
+    bind(st, 3, adapter);
+    sqlite3_bind_int(st, 4, include_replayed ? 1 : 0);
+    sqlite3_bind_int(st, 5, limit);
+    std::vector<DeadLetterRow> out;
+    while (sqlite3_step(st) == SQLITE_ROW) out.push_back(read_letter(st));
+    sqlite3_reset(st);
+    return out;
+}
+
+Result<std::optional<DeadLetterRow>> Store::dead_letter(std::int64_t id) {
+    static const std::string sql = std::string("SELECT ") + kLetterCols + " FROM dead_letters WHERE id=?";
+    sqlite3_stmt* st = stmt(sql.c_str());
+    sqlite3_bind_int64(st, 1, id);
+    std::optional<DeadLetterRow> out;
+    if (sqlite3_step(st) == SQLITE_ROW) out = read_letter(st);
+    sqlite3_reset(st);
+    return out;
+}
+
+#define CASEHUB_STEP(st, what)                                                   \
+    do {                                                                         \
+        if (!(st)) return make_error(std::string(what) + ": " + last_error());   \
+        int rc_ = sqlite3_step(st);                                              \
+        sqlite3_reset(st);                                                       \
+        if (rc_ != SQLITE_DONE) return make_error(std::string(what) + ": " + last_error()); \
+    } while (0)
+
+Result<void> Store::set_cursor(std::string_view adapter, std::string_view cursor) {
+    sqlite3_stmt* st = stmt(
+        "INSERT INTO adapter_cursors(adapter, cursor, updated_at) VALUES(?,?,strftime('%s','now')*1000)"
+        " ON CONFLICT(adapter) DO UPDATE SET cursor=excluded.cursor, updated_at=excluded.updated_at");
+    bind(st, 1, adapter);
+    bind(st, 2, cursor);
+    CASEHUB_STEP(st, "writing cursor");
     return {};
-fail:
-    auto e = last_error();
-    (void)exec("ROLLBACK");
-    return make_error("commit failed: " + e);
+}
+
+Result<void> Store::put_source(std::string_view system, std::string_view record_id, const SourceRow& r,
+                               std::string_view adapter, std::string_view doc, std::int64_t received_at) {
+    sqlite3_stmt* st = stmt(
+        "INSERT OR REPLACE INTO source_records(system, record_id, case_id, version, version_form, raw_sha256,"
+        " status, status_native, adapter, received_at, doc) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
+    bind(st, 1, system);
+    bind(st, 2, record_id);
+    bind(st, 3, r.case_id);
+    bind(st, 4, r.version);
+    bind(st, 5, r.version_form);
+    bind(st, 6, r.raw_sha256);
+    bind(st, 7, r.status);
+    bind(st, 8, r.status_native);
+    bind(st, 9, adapter);
+    sqlite3_bind_int64(st, 10, received_at);
+    bind_blob(st, 11, doc);
+    CASEHUB_STEP(st, "writing source record");
+    return {};
+}
+
+Result<void> Store::put_case(const CaseRow& c, std::uint64_t seq) {
+    sqlite3_stmt* st = stmt(
+        "INSERT OR REPLACE INTO cases(case_id, seq, status, street_code, community_code, grid_code,"
+        " category_code, category_family, priority, created_at, updated_at, merged_into, doc)"
+        " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    bind(st, 1, c.case_id);
+    sqlite3_bind_int64(st, 2, static_cast<std::int64_t>(seq));
+    bind(st, 3, c.status);
+    bind(st, 4, c.street_code);
+    bind(st, 5, c.community_code);
+    bind(st, 6, c.grid_code);
+    bind(st, 7, c.category_code);
+    bind(st, 8, c.category_family);
+    bind(st, 9, c.priority);
+    sqlite3_bind_int64(st, 10, c.created_at);
+    sqlite3_bind_int64(st, 11, c.updated_at);
+    if (c.merged_into) bind(st, 12, *c.merged_into);
+    bind_blob(st, 13, c.doc);
+    CASEHUB_STEP(st, "writing case");
+    return {};
+}
+
+Result<void> Store::append_event(EventRow& e) {
+    e.seq = last_seq_ + 1;
+    auto it = street_last_.find(e.street_code);
+    e.prev_street_seq = it == street_last_.end() ? 0 : it->second;
+    sqlite3_stmt* st = stmt(
+        "INSERT INTO events(seq, case_id, type, street_code, prev_street_seq, community_code, grid_code,"
+        " category_family, status, at, detail, doc) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)");
+    sqlite3_bind_int64(st, 1, static_cast<std::int64_t>(e.seq));
+    bind(st, 2, e.case_id);
+    bind(st, 3, e.type);
+    bind(st, 4, e.street_code);
+    sqlite3_bind_int64(st, 5, static_cast<std::int64_t>(e.prev_street_seq));
+    bind(st, 6, e.community_code);
+    bind(st, 7, e.grid_code);
+    bind(st, 8, e.category_family);
+    bind(st, 9, e.status);
+    sqlite3_bind_int64(st, 10, e.at);
+    bind(st, 11, e.detail);
+    bind_blob(st, 12, e.doc);
+    CASEHUB_STEP(st, "appending event");
+    last_seq_ = e.seq;
+    street_last_[e.street_code] = e.seq;
+    return {};
+}
+
+Result<std::string> Store::next_case_id(std::string_view day) {
+    sqlite3_stmt* st = stmt("INSERT INTO case_serials(day, n) VALUES(?, 1)"
+                            " ON CONFLICT(day) DO UPDATE SET n = n + 1 RETURNING n");
+    bind(st, 1, day);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        auto e = last_error();
+        sqlite3_reset(st);
+        return make_error("issuing a case id: " + e);
+    }
+    const auto n = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "-%06lld", static_cast<long long>(n));
+    return "C" + std::string(day) + buf;
+}
+
+Result<std::int64_t> Store::add_dead_letter(const DeadLetterRow& d) {
+    sqlite3_stmt* st = stmt("INSERT INTO dead_letters(adapter, received_at, stage, reason, path, detail, cursor, doc)"
+                            " VALUES(?,?,?,?,?,?,?,?)");
+    bind(st, 1, d.adapter);
+    sqlite3_bind_int64(st, 2, d.received_at);
+    bind(st, 3, d.stage);
+    bind(st, 4, d.reason);
+    bind(st, 5, d.path);
+    bind(st, 6, d.detail);
+    bind(st, 7, d.cursor);
+    bind_blob(st, 8, d.doc);
+    CASEHUB_STEP(st, "writing dead letter");
+    return static_cast<std::int64_t>(sqlite3_last_insert_rowid(db_));
+}
+
+Result<void> Store::mark_replayed(std::int64_t id, std::int64_t at, std::string_view outcome) {
+    sqlite3_stmt* st = stmt("UPDATE dead_letters SET replayed_at=?, replay_outcome=? WHERE id=?");
+    sqlite3_bind_int64(st, 1, at);
+    bind(st, 2, outcome);
+    sqlite3_bind_int64(st, 3, id);
+    CASEHUB_STEP(st, "marking dead letter replayed");
+    return {};
+}
+
+Result<int> Store::purge_dead_letters(std::string_view adapter, bool only_replayed) {
+    sqlite3_stmt* st = stmt("DELETE FROM dead_letters WHERE (?='' OR adapter=?) AND (NOT ? OR replay_outcome='applied')");
+    bind(st, 1, adapter);
+    bind(st, 2, adapter);
+    sqlite3_bind_int(st, 3, only_replayed ? 1 : 0);
+    CASEHUB_STEP(st, "purging dead letters");
+    return sqlite3_changes(db_);
+}
+
+Result<void> Store::add_counters(std::string_view adapter, const Counters& c) {
+    sqlite3_stmt* st = stmt(
+        "INSERT INTO adapter_counters(adapter, records_in, applied, duplicates, same_version_changed, stale,"
+        " dead_lettered) VALUES(?,?,?,?,?,?,?) ON CONFLICT(adapter) DO UPDATE SET"
+        " records_in=records_in+excluded.records_in, applied=applied+excluded.applied,"
+        " duplicates=duplicates+excluded.duplicates,"
+        " same_version_changed=same_version_changed+excluded.same_version_changed,"
+        " stale=stale+excluded.stale, dead_lettered=dead_lettered+excluded.dead_lettered");
+    bind(st, 1, adapter);
+    sqlite3_bind_int64(st, 2, c.records_in);
+    sqlite3_bind_int64(st, 3, c.applied);
+    sqlite3_bind_int64(st, 4, c.duplicates);
+    sqlite3_bind_int64(st, 5, c.same_version_changed);
+    sqlite3_bind_int64(st, 6, c.stale);
+    sqlite3_bind_int64(st, 7, c.dead_lettered);
+    CASEHUB_STEP(st, "writing counters");
+    return {};
 }
 
 void Store::checkpoint() { sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr); }
-
-Result<Store::Counts> Store::counts(std::string_view adapter) {
-    Counts c;
-    for (auto [sql, out] : {std::pair{"SELECT count(*) FROM received_records WHERE adapter=?", &c.records},
-                            std::pair{"SELECT count(*) FROM dead_letters WHERE adapter=?", &c.dead_letters}}) {
-        sqlite3_stmt* st = nullptr;
-        if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) return make_error(last_error());
-        sqlite3_bind_text(st, 1, adapter.data(), static_cast<int>(adapter.size()), SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW) *out = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-    }
-    return c;
-}
 
 }  // namespace casehub::host

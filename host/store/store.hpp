@@ -1,16 +1,21 @@
 // The hub's durable store (SQLite, WAL).
 //
-// Records, dead letters and the adapter cursor they reach commit in ONE transaction, so a
-// restart of anything resumes from the last commit: nothing lost, nothing applied twice. A
-// commit takes many batches at once (group commit); callers ack only after it returns.
+// One commit = one transaction holding the records of many batches (group commit), the cases
+// and events they produce, the dead letters, the adapters' counters and cursors. A restart of
+// anything resumes from the last commit: nothing lost, nothing applied twice. Callers ack only
+// after commit() returns, and publish the events only then.
+//
+// Usage: begin(); ...find_/put_/append_ calls...; commit() (or rollback()).
 #pragma once
 
 #include "common/result.hpp"
+#include "store/events.hpp"
 
 #include <sqlite3.h>
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,17 +24,35 @@
 
 namespace casehub::host {
 
-struct DeadLetterIn {
-    std::string reason, detail, cursor;
-    std::string_view native;  // masked native bytes
+struct SourceRow {
+    std::string case_id, version, version_form, raw_sha256, status, status_native;
 };
 
-struct BatchIn {
-    std::string adapter;
-    std::uint64_t batch = 0;
-    std::optional<std::string> cursor;  // nullopt: the cursor does not move
-    std::vector<std::string_view> records;
-    std::vector<DeadLetterIn> letters;
+struct CaseRow {
+    std::string case_id, status, street_code, community_code, grid_code, category_code,
+        category_family, priority;
+    std::int64_t created_at = 0, updated_at = 0;
+    std::optional<std::string> merged_into;
+    std::string doc;
+};
+
+struct DeadLetterRow {
+    std::int64_t id = 0;
+    std::string adapter, stage, reason, path, detail, cursor;
+    std::string doc;  // withheld where the spec says; masked native bytes for stage 'adapter'
+    std::int64_t received_at = 0;
+    std::optional<std::int64_t> replayed_at;
+    std::string replay_outcome;
+};
+
+struct Counters {
+    std::int64_t records_in = 0, applied = 0, duplicates = 0, same_version_changed = 0, stale = 0,
+                 dead_lettered = 0;
+    Counters& operator+=(const Counters& o) {
+        records_in += o.records_in, applied += o.applied, duplicates += o.duplicates;
+        same_version_changed += o.same_version_changed, stale += o.stale, dead_lettered += o.dead_lettered;
+        return *this;
+    }
 };
 
 class Store {
@@ -40,29 +63,51 @@ public:
     Store(const Store&) = delete;
     Store& operator=(const Store&) = delete;
 
-    // The last committed cursor of an adapter; nullopt when it never committed one.
+    Result<void> begin();
+    Result<void> commit();
+    void rollback();
+
+    // -- reads (inside or outside a transaction)
     Result<std::optional<std::string>> cursor(std::string_view adapter);
-    // Commits every batch in one transaction (BEGIN IMMEDIATE ... COMMIT).
-    Result<void> commit(const std::vector<BatchIn>& batches);
+    Result<std::optional<SourceRow>> find_source(std::string_view system, std::string_view record_id);
+    Result<std::optional<std::string>> case_doc(std::string_view case_id);
+    Result<std::map<std::string, Counters>> counters();
+    Result<std::vector<DeadLetterRow>> dead_letters(std::string_view adapter, std::int64_t after_id,
+                                                    int limit, bool include_replayed);
+    Result<std::optional<DeadLetterRow>> dead_letter(std::int64_t id);
+    std::uint64_t head_seq() const { return last_seq_; }
+    const std::map<std::string, std::uint64_t>& street_heads() const { return street_last_; }
+
+    // -- writes (inside a transaction)
+    Result<void> set_cursor(std::string_view adapter, std::string_view cursor);
+    Result<void> put_source(std::string_view system, std::string_view record_id, const SourceRow& row,
+                            std::string_view adapter, std::string_view doc, std::int64_t received_at);
+    Result<void> put_case(const CaseRow& c, std::uint64_t seq);
+    // Assigns seq (dense: head + 1) and prev_street_seq, and writes the event.
+    Result<void> append_event(EventRow& e);
+    // "C" + day + "-" + 6-digit daily serial; day is YYYYMMDD in +08:00.
+    Result<std::string> next_case_id(std::string_view day);
+    Result<std::int64_t> add_dead_letter(const DeadLetterRow& d);
+    Result<void> mark_replayed(std::int64_t id, std::int64_t at, std::string_view outcome);
+    Result<int> purge_dead_letters(std::string_view adapter, bool only_replayed);
+    Result<void> add_counters(std::string_view adapter, const Counters& c);
+
     // Lets the WAL shrink while readers come and go; cheap when there is nothing to do.
     void checkpoint();
-
-    struct Counts {
-        std::int64_t records = 0, dead_letters = 0;
-    };
-    Result<Counts> counts(std::string_view adapter);
     const std::filesystem::path& path() const { return path_; }
 
 private:
     Store() = default;
     Result<void> exec(const char* sql);
+    Result<void> load_heads();
     std::string last_error() const;
+    sqlite3_stmt* stmt(const char* sql);
     sqlite3* db_ = nullptr;
-    sqlite3_stmt* insert_record_ = nullptr;
-    sqlite3_stmt* insert_letter_ = nullptr;
-    sqlite3_stmt* upsert_cursor_ = nullptr;
-    sqlite3_stmt* select_cursor_ = nullptr;
+    std::map<std::string, sqlite3_stmt*> stmts_;
     std::filesystem::path path_;
+    bool in_tx_ = false;
+    std::uint64_t last_seq_ = 0, tx_start_seq_ = 0;
+    std::map<std::string, std::uint64_t> street_last_, tx_start_street_last_;
 };
 
 }  // namespace casehub::host

@@ -137,7 +137,8 @@ inline std::string hub_toml(const std::string& supervisor_extra = "", const std:
         if (supervisor_extra.find(key) == std::string::npos) sup += std::string(kv) + "\n";
     }
     return "[hub]\ndata_dir = \"var\"\nplugin_path = [\"" + std::string(CASEHUB_TEST_PLUGIN_DIR) +
-           "\", \"" + std::string(CASEHUB_PLUGIN_DIR) + "\"]\nlog_level = \"info\"\n[supervisor]\n" + sup +
+           "\", \"" + std::string(CASEHUB_PLUGIN_DIR) + "\"]\nlog_level = \"info\"\nreference_dir = \"" + std::string(CASEHUB_SOURCE_DIR) +
+           "/config/qinhuai\"\nsystems = [\"seq\", \"hello\"]\n[supervisor]\n" + sup +
            "\n[flow]\ncommit_max_delay_ms = 10\n" + adapters;
 }
 

@@ -33,6 +33,8 @@ mkdir -p "$work/hub"
 cat > "$work/hub/hub.toml" <<TOML
 [hub]
 data_dir = "var"
+reference_dir = "$src/config/qinhuai"
+systems = ["hello"]
 [supervisor]
 heartbeat_ms = 200
 [[adapters]]
@@ -54,5 +56,5 @@ done
 kill -TERM $hub; wait $hub; code=$?; hub=
 [ "$code" -eq 0 ] || { echo "casehubd exited $code"; cat "$work/hub/log"; exit 1; }
 [ "$n" -gt 20 ] || { echo "only $n records reached the store"; cat "$work/hub/log"; exit 1; }
-rows=$(sqlite3 "$work/hub/var/casehub.db" "select count(*) from received_records where adapter='hello'")
+rows=$(sqlite3 "$work/hub/var/casehub.db" "select count(*) from source_records where adapter='hello'")
 echo "OK: $rows records from the out-of-tree plugin committed"

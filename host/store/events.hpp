@@ -1,0 +1,49 @@
+// The event log as the feed sees it: one row of the `events` table.
+//
+// Every change to a case is one event with a global, strictly increasing sequence number
+// (`seq`, SQLite's INTEGER PRIMARY KEY, never reused). The feed publishes events only after the
+// transaction that wrote them committed, in seq order. `prev_street_seq` chains the events of
+// one street, so a consumer that subscribes to one street can still see a gap.
+//
+//   CREATE TABLE events (
+//     seq INTEGER PRIMARY KEY,          -- feed offset
+//     case_id TEXT NOT NULL,
+//     type TEXT NOT NULL,               -- created | updated | status_changed | merged | ...
+//     street_code TEXT NOT NULL,        -- the case's street after the event; '' when unknown
+//     prev_street_seq INTEGER NOT NULL, -- previous event of the same street_code; 0 for none
+//     community_code TEXT NOT NULL,     -- '' when unknown
+//     grid_code TEXT NOT NULL,          -- '' when unknown
+//     category_family TEXT NOT NULL,    -- e.g. city_appearance
+//     status TEXT NOT NULL,             -- case status after the event
+//     at INTEGER NOT NULL,              -- unix ms, hub clock, when committed
+//     detail TEXT NOT NULL,             -- JSON object: what changed and why
+//     doc BLOB NOT NULL                 -- the casehub.case/1 document after the event
+//   );
+//   CREATE TABLE cases (case_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, status TEXT NOT NULL,
+//     street_code TEXT NOT NULL, community_code TEXT NOT NULL, grid_code TEXT NOT NULL,
+//     category_code TEXT NOT NULL, category_family TEXT NOT NULL, priority TEXT NOT NULL,
+//     created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, merged_into TEXT,
+//     doc BLOB NOT NULL);              -- current state; `seq` = its last event
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace casehub::host {
+
+struct EventRow {
+    std::uint64_t seq = 0;
+    std::string case_id, type, street_code;
+    std::uint64_t prev_street_seq = 0;
+    std::string community_code, grid_code, category_family, status;
+    std::int64_t at = 0;
+    std::string detail;  // JSON object
+    std::string doc;     // casehub.case/1
+};
+
+// Statuses counted as open for "current state of all open cases".
+inline bool is_open_status(const std::string& s) {
+    return s != "closed" && s != "rejected" && s != "cancelled";
+}
+
+}  // namespace casehub::host
