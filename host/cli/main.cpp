@@ -1,5 +1,6 @@
 // casehub: the command-line tool. `casehub status`, `casehub plugins`, `casehub plugin check`.
 // Installed also as `casehub-plugin-check` (argv[0] selects `plugin check`).
+#include "cli/deadletter_commands.hpp"
 #include "cli/plugin_check.hpp"
 #include "config/hub_config.hpp"
 #include "loader/plugin_loader.hpp"
@@ -43,20 +44,23 @@ int cmd_status(const std::string& config_path, bool json, int timeout_ms) {
     std::cout << "casehubd pid " << h["pid"] << ", up " << h["uptime_ms"].get<long>() / 1000 << " s, store "
               << h["store"].get<std::string>() << ", " << h["commits"] << " commits (avg "
               << h["commit_avg_us"] << " us)\n\n";
-    std::printf("%-14s %-9s %-8s %8s %10s %8s %7s %-8s %s\n", "ADAPTER", "STATE", "PID", "RESTARTS",
-                "RECORDS", "DEAD", "CREDIT", "HEALTH", "CURSOR");
+    std::cout << "feed head seq " << h["head_seq"] << ", " << h["events_published"] << " events published\n\n";
+    std::printf("%-12s %-8s %-7s %4s %9s %9s %6s %6s %7s %6s %6s %-8s %s\n", "ADAPTER", "STATE", "PID", "RST",
+                "RECORDS", "APPLIED", "DUPL", "STALE", "INVALID", "DEAD", "CREDIT", "HEALTH", "CURSOR");
+    auto n = [](const nlohmann::json& v) { return static_cast<long long>(v.is_number() ? v.get<std::int64_t>() : 0); };
     for (const auto& a : j["adapters"]) {
         std::string cursor = a["last_cursor"].is_string() ? a["last_cursor"].get<std::string>() : "-";
         if (cursor.size() > 40) cursor = cursor.substr(0, 37) + "...";
-        std::printf("%-14s %-9s %-8d %8d %10llu %8llu %7lld %-8s %s\n", a["id"].get<std::string>().c_str(),
-                    a["state"].get<std::string>().c_str(), a["pid"].get<int>(), a["restarts"].get<int>(),
-                    static_cast<unsigned long long>(a["records_received"].get<std::uint64_t>()),
-                    static_cast<unsigned long long>(a["dead_letters"].get<std::uint64_t>()),
-                    static_cast<long long>(a["credit"].get<std::int64_t>()),
-                    a["health"].get<std::string>().c_str(), cursor.c_str());
+        std::printf("%-12s %-8s %-7d %4d %9lld %9lld %6lld %6lld %7lld %6lld %6lld %-8s %s\n",
+                    a["id"].get<std::string>().c_str(), a["state"].get<std::string>().c_str(), a["pid"].get<int>(),
+                    a["restarts"].get<int>(), n(a["records_in"]), n(a["applied"]), n(a["duplicates"]), n(a["stale"]),
+                    n(a["invalid"]), n(a["dead_letters"]), n(a["credit"]), a["health"].get<std::string>().c_str(),
+                    cursor.c_str());
         if (!a["last_error"].get<std::string>().empty())
-            std::printf("%-14s last error: %s\n", "", a["last_error"].get<std::string>().c_str());
+            std::printf("%-12s last error: %s\n", "", a["last_error"].get<std::string>().c_str());
     }
+    std::cout << "\nRECORDS = APPLIED + DUPL + STALE + INVALID (invalid records are dead letters, see `casehub "
+                 "deadletters list`); DEAD = native records the adapter could not read\n";
     return 0;
 }
 
@@ -144,7 +148,11 @@ int main(int argc, char** argv) {
     pcheck->add_option("--seconds", check.seconds, "how long to run it")->capture_default_str();
     pcheck->add_flag("--json", check.json, "machine-readable report");
 
+    std::function<int()> run;
+    cli::add_deadletter_commands(app, config, run);
+
     CLI11_PARSE(app, argc, argv);
+    if (run) return run();
     if (status->parsed()) return cmd_status(config, json, timeout_ms);
     if (plugins->parsed()) return cmd_plugins(config, files, json, schema);
     if (pcheck->parsed()) return cli::run_plugin_check(check);

@@ -432,6 +432,56 @@ void Hub::commit_pending() {
     pending_records_ = 0;
 }
 
+// Re-submits dead letters of the validation stage to the pipeline, after a fix to the
+// configuration or the taxonomy. One transaction; each letter is marked with its outcome.
+nlohmann::json Hub::replay_dead_letters(const nlohmann::json& req) {
+    commit_pending();  // keep the order: what arrived before is applied first
+    std::vector<DeadLetterRow> letters;
+    if (req.contains("ids") && req["ids"].is_array()) {
+        for (const auto& id : req["ids"]) {
+            if (!id.is_number_integer()) return {{"error", "ids must be integers"}};
+            auto d = store_->dead_letter(id.get<std::int64_t>());
+            if (!d) return {{"error", d.error().message}};
+            if (!*d) return {{"error", "no dead letter " + id.dump()}};
+            letters.push_back(std::move(**d));
+        }
+    } else {
+        auto all = store_->dead_letters(req.value("adapter", ""), 0, 100000, false);
+        if (!all) return {{"error", all.error().message}};
+        letters = std::move(*all);
+    }
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch()).count();
+    std::vector<EventRow> events;
+    nlohmann::json results = nlohmann::json::array();
+    if (auto r = store_->begin(); !r) return {{"error", r.error().message}};
+    for (const auto& d : letters) {
+        if (d.stage != "validation") {
+            results.push_back({{"id", d.id}, {"outcome", "skipped"},
+                               {"reason", "an adapter-stage dead letter holds native bytes; only its adapter can re-read it"}});
+            continue;
+        }
+        Counters ignored;  // a replay is not a new emission: adapter counters stay as they were
+        std::string fault;
+        auto out = pipeline_->apply(*store_, d.adapter, d.doc, d.cursor, now, events, ignored, &fault);
+        if (!out) {
+            store_->rollback();
+            return {{"error", out.error().message}};
+        }
+        std::string outcome = *out == Outcome::dead_lettered          ? "still invalid: " + fault
+                              : *out == Outcome::same_version_changed ? "applied"
+                                                                      : to_string(*out);
+        if (auto r = store_->mark_replayed(d.id, now, outcome); !r) {
+            store_->rollback();
+            return {{"error", r.error().message}};
+        }
+        results.push_back({{"id", d.id}, {"outcome", outcome}});
+    }
+    if (auto r = store_->commit(); !r) return {{"error", r.error().message}};
+    publish(events);
+    return {{"replayed", results}};
+}
+
 void Hub::publish(const std::vector<EventRow>& events) {
     events_published_ += events.size();
 }
@@ -484,6 +534,7 @@ void Hub::on_control() {
     auto j = nlohmann::json::parse(req.to_string_view(), nullptr, false);
     nlohmann::json reply;
     if (!j.is_object() || !j.contains("cmd")) reply = {{"error", "request must be a JSON object with \"cmd\""}};
+    else if (j["cmd"] == "replay_deadletters") reply = replay_dead_letters(j);
     else if (j["cmd"] == "status") {
         try {
             reply = status_json();

@@ -70,7 +70,12 @@ Pipeline::Pipeline(Categories categories, const std::vector<std::string>& system
 
 Result<Outcome> Pipeline::dead_letter(Store& store, std::string_view adapter, std::string_view cursor,
                                       std::int64_t now_ms, std::string reason, std::string path,
-                                      std::string detail, std::string doc, Counters& counters) {
+                                      std::string detail, std::string doc, Counters& counters,
+                                      std::string* fault_out) {
+    if (fault_out) {
+        *fault_out = reason + " at " + path;
+        return Outcome::dead_lettered;
+    }
     DeadLetterRow d;
     d.adapter = adapter;
     d.received_at = now_ms;
@@ -186,7 +191,7 @@ json case_from_record(const json& rec, const Category& cat, std::string_view cas
 
 Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::string_view bytes,
                                 std::string_view cursor, std::int64_t now_ms, std::vector<EventRow>& events,
-                                Counters& counters) {
+                                Counters& counters, std::string* fault_out) {
     ++counters.records_in;
     json rec;
     sdk::RecordCheckOptions opts{&systems_, &categories_.codes()};
@@ -196,7 +201,7 @@ Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::str
                               ? sdk::withhold_personal_data(rec).dump()
                               : std::string(bytes);
         return dead_letter(store, adapter, cursor, now_ms, fault->reason, fault->path, fault->message,
-                           std::move(doc), counters);
+                           std::move(doc), counters, fault_out);
     }
     const json& src = rec["source"];
     const std::string system = src["system"], record_id = src["record_id"], version = src["version"];
@@ -214,7 +219,7 @@ Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::str
             return dead_letter(store, adapter, cursor, now_ms, "bad_version", "$.source.version",
                                "$.source.version: '" + version + "' is a " + form_name(form) +
                                    " but this record's earlier versions are " + p.version_form + "s",
-                               std::string(bytes), counters);
+                               std::string(bytes), counters, fault_out);
         const int c = compare_versions(version, p.version, form);
         if (c < 0) {
             ++counters.stale;

@@ -30,14 +30,18 @@ public:
     // Applies one record emitted by `adapter` (its batch reaching `cursor`). Appends the
     // events it caused to `events`; tallies `counters`. Errors are store failures only: a bad
     // record is an Outcome (dead_lettered), never an error.
+    //
+    // `fault_out`, when given (a dead-letter replay), receives the reason of a record that is
+    // still invalid, and no new dead letter is written for it.
     Result<Outcome> apply(Store& store, std::string_view adapter, std::string_view bytes,
                           std::string_view cursor, std::int64_t now_ms, std::vector<EventRow>& events,
-                          Counters& counters);
+                          Counters& counters, std::string* fault_out = nullptr);
 
 private:
     Result<Outcome> dead_letter(Store& store, std::string_view adapter, std::string_view cursor,
                                 std::int64_t now_ms, std::string reason, std::string path,
-                                std::string detail, std::string doc, Counters& counters);
+                                std::string detail, std::string doc, Counters& counters,
+                                std::string* fault_out);
 
     Categories categories_;
     std::set<std::string, std::less<>> systems_;

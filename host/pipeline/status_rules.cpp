@@ -94,11 +94,15 @@ CaseStatus apply_source_change(CaseStatus c, std::optional<Status> previous, Sta
             return c;
         case Move::reactivate:  // Rule 5
             if (!is_active(c.status)) {
+                // A rejected or cancelled case takes x; closed that way, its sources closed it.
                 c.status = x;
-            } else if (!(c.status == Status::closed && c.closed_by == "street")) {
-                c.status = more_advanced(c.status, x);
+                if (x == Status::closed) c.closed_by = "sources";
+                else c.closed_by.reset();
+                return c;
             }
-            return c;
+            // Otherwise as a forward move: rule 1, and rule 2 when x is closed (a case closes
+            // only when every active source is closed).
+            return apply_source_change(c, std::nullopt, x, sources);
         case Move::regress:  // Rule 6: recorded on the source, the case is unchanged
             return c;
     }

@@ -4,6 +4,7 @@
 // every number exactly once. Options make it misbehave on cue: crash (abort) or hang (never
 // return from poll) a while after start, for the supervisor tests.
 #include <casehub/sdk/plugin.hpp>
+#include <casehub/sdk/sha256.hpp>
 
 #include <chrono>
 #include <cstdlib>
@@ -23,7 +24,9 @@ public:
           batch_(c.at("batch_size").get<std::int64_t>()),
           crash_after_ms_(c.at("crash_after_ms").get<std::int64_t>()),
           hang_after_ms_(c.at("hang_after_ms").get<std::int64_t>()),
-          letter_every_(c.at("dead_letter_every").get<std::int64_t>()) {}
+          letter_every_(c.at("dead_letter_every").get<std::int64_t>()),
+          mix_(c.at("mix").get<bool>()),
+          streets_(c.at("streets").get<bool>()) {}
 
     void start(std::optional<std::string_view> cursor) override {
         next_ = cursor ? std::stoll(std::string(*cursor)) : 1;
@@ -55,7 +58,29 @@ public:
                                   "<seq " + std::to_string(no) + ">", std::to_string(no));
                 continue;
             }
-            recs.push_back(record(no));
+            if (!mix_) {
+                recs.push_back(record(no, "1", "new", "测试记录", kTime));
+                continue;
+            }
+            // Per ten numbers: one invalid (bad_time), one duplicate, one update followed by
+            // a stale copy, one same-version change — 14 records, each with a known outcome.
+            switch (no % 10) {
+                case 0: recs.push_back(record(no, "1", "new", "测试记录", "2026-03-09 09:00:00")); break;
+                case 3:
+                    recs.push_back(record(no, "1", "new", "测试记录", kTime));
+                    recs.push_back(record(no, "1", "new", "测试记录", kTime));  // duplicate
+                    break;
+                case 5:
+                    recs.push_back(record(no, "1", "new", "测试记录", kTime));
+                    recs.push_back(record(no, "2", "dispatched", "测试记录", kTime));  // newer
+                    recs.push_back(record(no, "1", "new", "旧的记录", kTime));         // stale
+                    break;
+                case 7:
+                    recs.push_back(record(no, "1", "new", "测试记录", kTime));
+                    recs.push_back(record(no, "1", "registered", "改过的记录", kTime));  // same version, changed
+                    break;
+                default: recs.push_back(record(no, "1", "new", "测试记录", kTime));
+            }
         }
         host_.emit(recs, std::to_string(next_ + n));
         next_ += n;
@@ -63,20 +88,29 @@ public:
     }
 
 private:
-    static std::string record(std::int64_t no) {
+    static constexpr const char* kTime = "2026-03-09T09:00:00+08:00";
+    static constexpr const char* kGrids[] = {"32010400200501", "32010400900601", "32010401100301"};
+
+    std::string record(std::int64_t no, const char* version, const char* status, const char* text,
+                       const char* reported_at) const {
         const std::string id = std::to_string(no);
+        const std::string body = std::string(text) + " " + id + " v" + version;
+        std::string loc = streets_ ? std::string(R"("location":{"original":null,"address":null,"grid_code":")") +
+                                         kGrids[no % 3] + "\"},"
+                                   : std::string();
         return R"({"schema":"casehub.record/1","source":{"system":"seq","record_id":")" + id +
-               R"(","version":"1","received_at":"2026-03-09T09:00:00+08:00"},"kind":"event","appeal_type":null,)"
+               R"(","version":")" + version + R"(","received_at":"2026-03-09T09:00:00+08:00"},"kind":"event","appeal_type":null,)"
                R"("channel":"grid_worker","category":{"code":"city_appearance.exposed_garbage","native":{"scheme":"seq.category","code":"0102","name":"暴露垃圾"}},)"
-               R"("description":"测试记录 )" + id +
-               R"(","status":"new","status_native":"01","times":{"reported_at":"2026-03-09T09:00:00+08:00","updated_at":"2026-03-09T09:00:00+08:00"},)"
-               R"("reporter":{"kind":"grid_worker"},"confidentiality":"public","raw_sha256":"0000000000000000000000000000000000000000000000000000000000000000"})";
+               R"("description":")" + body + R"(","status":")" + status + R"(","status_native":")" + status +
+               R"(","times":{"reported_at":")" + reported_at + R"(","updated_at":"2026-03-09T09:00:00+08:00"},)" + loc +
+               R"("reporter":{"kind":"grid_worker"},"confidentiality":"public","raw_sha256":")" + casehub::sdk::sha256_hex(body) + R"("})";
     }
 
     casehub::sdk::Host& host_;
     std::int64_t count_;
     double rate_;
     std::int64_t batch_, crash_after_ms_, hang_after_ms_, letter_every_;
+    bool mix_, streets_;
     std::int64_t next_ = 1, sent_ = 0;
     Clock::time_point t0_;
 };
@@ -87,7 +121,9 @@ constexpr const char* kSchema = R"json([
   {"name": "batch_size", "type": "integer", "default": 50, "min": 1, "max": 10000, "help": "most records per batch"},
   {"name": "crash_after_ms", "type": "integer", "default": 0, "min": 0, "help": "abort() this long after start (0: never)"},
   {"name": "hang_after_ms", "type": "integer", "default": 0, "min": 0, "help": "stop returning from poll this long after start (0: never)"},
-  {"name": "dead_letter_every", "type": "integer", "default": 0, "min": 0, "help": "every Nth record becomes a dead letter (0: none)"}
+  {"name": "dead_letter_every", "type": "integer", "default": 0, "min": 0, "help": "every Nth record becomes a dead letter (0: none)"},
+  {"name": "mix", "type": "boolean", "default": false, "help": "per ten numbers also emit an invalid, a duplicate, a stale and a same-version-changed record"},
+  {"name": "streets", "type": "boolean", "default": false, "help": "give records grid codes in three streets (002, 009, 011)"}
 ])json";
 
 }  // namespace
