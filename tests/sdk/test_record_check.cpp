@@ -1017,3 +1017,15 @@ TEST_CASE("record: messages name the field and the problem on one line", "[unit]
     CHECK(f->reason == "bad_enum");
     CHECK(f->message.size() < 600);  // long values are cut
 }
+
+TEST_CASE("record: nesting deeper than 64 levels is not_json, before anything recurses", "[unit]") {
+    std::string deep = R"({"schema":"casehub.record/1","location":{"original":)" + std::string(100000, '[') +
+                       std::string(100000, ']') + "}}";
+    auto fault = casehub::sdk::check_record(std::string_view(deep));
+    REQUIRE(fault);
+    CHECK(fault->reason == "not_json");
+    CHECK_THAT(fault->message, Catch::Contains("nested deeper than 64"));
+    // Brackets inside strings do not count.
+    CHECK_FALSE(casehub::sdk::nesting_exceeds(R"({"a":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["})", 64));
+    CHECK(casehub::sdk::nesting_exceeds(std::string(65, '[') + std::string(65, ']'), 64));
+}

@@ -869,6 +869,31 @@ inline std::optional<RecordFault> check_record(const nlohmann::json& doc,
     return detail::check_object(doc, opts);
 }
 
+// Deepest nesting of arrays and objects a record may have. The case model needs 4; copying,
+// printing or comparing a deeper document recurses once per level, so a hostile record of a
+// few hundred KiB of '[' would otherwise overflow the stack of whoever handles it.
+inline constexpr std::size_t max_record_depth = 64;
+
+// True when `bytes` nest arrays/objects deeper than `limit` (strings and escapes skipped).
+constexpr bool nesting_exceeds(std::string_view bytes, std::size_t limit) noexcept {
+    std::size_t depth = 0;
+    bool in_string = false, escaped = false;
+    for (char c : bytes) {
+        if (in_string) {
+            if (escaped) escaped = false;
+            else if (c == '\\') escaped = true;
+            else if (c == '"') in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > limit) return true;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        }
+    }
+    return false;
+}
+
 // Parses `bytes` into `doc` and checks it, so the caller does not parse twice. On not_json,
 // `doc` is left null.
 inline std::optional<RecordFault> parse_and_check_record(std::string_view bytes,
@@ -884,6 +909,10 @@ inline std::optional<RecordFault> parse_and_check_record(std::string_view bytes,
     if (const std::size_t bad = utf8_error_offset(bytes); bad != std::string_view::npos)
         return detail::make_fault("not_json", "$",
                                   "not valid UTF-8 at byte " + std::to_string(bad));
+    if (nesting_exceeds(bytes, max_record_depth))
+        return detail::make_fault("not_json", "$",
+                                  "arrays and objects nested deeper than " +
+                                      std::to_string(max_record_depth) + " levels");
     try {
         doc = nlohmann::json::parse(bytes.data(), bytes.data() + bytes.size());
     } catch (const nlohmann::json::parse_error& e) {
@@ -896,10 +925,13 @@ inline std::optional<RecordFault> parse_and_check_record(std::string_view bytes,
         doc = nullptr;
         return detail::make_fault("not_json", "$", "not valid JSON (a number out of range)");
     }
-    if (!doc.is_object())
-        return detail::make_fault("not_json", "$",
-                                  std::string("the document is ") + detail::type_name(doc) +
-                                      ", not a JSON object");
+    if (!doc.is_object()) {
+        auto fault = detail::make_fault("not_json", "$",
+                                        std::string("the document is ") + detail::type_name(doc) +
+                                            ", not a JSON object");
+        doc = nullptr;  // as promised above: on not_json, `doc` is left null
+        return fault;
+    }
     return detail::check_object(doc, opts);  // strings were validated with the bytes
 }
 
