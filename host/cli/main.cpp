@@ -1,6 +1,7 @@
 // casehub: the command-line tool. `casehub status`, `casehub plugins`, `casehub plugin check`.
 // Installed also as `casehub-plugin-check` (argv[0] selects `plugin check`).
 #include "cli/deadletter_commands.hpp"
+#include "cli/feed_commands.hpp"
 #include "cli/plugin_check.hpp"
 #include "config/hub_config.hpp"
 #include "loader/plugin_loader.hpp"
@@ -44,7 +45,9 @@ int cmd_status(const std::string& config_path, bool json, int timeout_ms) {
     std::cout << "casehubd pid " << h["pid"] << ", up " << h["uptime_ms"].get<long>() / 1000 << " s, store "
               << h["store"].get<std::string>() << ", " << h["commits"] << " commits (avg "
               << h["commit_avg_us"] << " us)\n\n";
-    std::cout << "feed head seq " << h["head_seq"] << ", " << h["events_published"] << " events published\n\n";
+    std::cout << "feed head seq " << h["head_seq"] << ", " << h["events_published"] << " events published, "
+              << h.value("feed_consumers", 0) << " consumer connection(s), " << h.value("replay_requests", 0)
+              << " replay requests\n\n";
     std::printf("%-12s %-8s %-7s %4s %9s %9s %6s %6s %7s %6s %6s %-8s %s\n", "ADAPTER", "STATE", "PID", "RST",
                 "RECORDS", "APPLIED", "DUPL", "STALE", "INVALID", "DEAD", "CREDIT", "HEALTH", "CURSOR");
     auto n = [](const nlohmann::json& v) { return static_cast<long long>(v.is_number() ? v.get<std::int64_t>() : 0); };
@@ -150,9 +153,11 @@ int main(int argc, char** argv) {
 
     std::function<int()> run;
     cli::add_deadletter_commands(app, config, run);
+    auto feed = cli::add_feed_commands(app, config);
 
     CLI11_PARSE(app, argc, argv);
     if (run) return run();
+    if (feed->parsed()) return feed->run();
     if (status->parsed()) return cmd_status(config, json, timeout_ms);
     if (plugins->parsed()) return cmd_plugins(config, files, json, schema);
     if (pcheck->parsed()) return cli::run_plugin_check(check);

@@ -29,7 +29,7 @@ constexpr std::string_view kHubKeys[] = {"data_dir",         "store",       "syn
                                          "intake_endpoint",  "control_endpoint",
                                          "feed_endpoint",    "snapshot_endpoint",
                                          "plugin_path",      "runner",      "log_level",
-                                         "reference_dir",    "systems"};
+                                         "reference_dir",    "systems",     "feed_hwm"};
 constexpr std::string_view kSupervisorKeys[] = {
     "backoff_initial_ms", "backoff_max_ms", "healthy_after_ms", "max_fast_crashes",
     "heartbeat_ms",       "hang_timeout_ms", "stop_timeout_ms"};
@@ -444,6 +444,9 @@ MaybeError read_hub(const Section& s, HubConfig& cfg) {
     if (auto e = s.get_string("feed_endpoint", feed, false)) return e;
     if (auto e = s.get_string("snapshot_endpoint", snapshot, false)) return e;
     if (auto e = s.get_string("reference_dir", reference_dir, false)) return e;
+    std::int64_t feed_hwm = cfg.hub.feed_hwm;
+    if (auto e = s.get_int("feed_hwm", feed_hwm, 10, 10'000'000)) return e;
+    cfg.hub.feed_hwm = static_cast<int>(feed_hwm);
     if (auto e = s.get_string_list("systems", systems)) return e;
     for (const auto& id : systems) {
         bool ok = id.size() >= 2 && id.size() <= 32 && id[0] >= 'a' && id[0] <= 'z' &&

@@ -52,6 +52,8 @@ struct HubSection {                            // [hub]
     std::string control_endpoint;              // expanded likewise
     std::string feed_endpoint;                 // the live feed (PUB); expanded likewise
     std::string snapshot_endpoint;             // snapshot / replay requests (ROUTER); likewise
+    int feed_hwm = 10000;                      // events queued per feed subscriber; beyond, the
+                                               //   subscriber misses them and replays
     std::filesystem::path reference_dir;       // the district's reference data (categories.json...)
     std::vector<std::string> systems;          // source systems beyond the six built-in ones
     std::vector<std::filesystem::path> plugin_path;  // resolved, in search order

@@ -61,6 +61,7 @@ Hub::Hub(HubConfig cfg, std::filesystem::path runner)
       intake_(ctx_, zmq::socket_type::router), control_(ctx_, zmq::socket_type::rep) {}
 
 Hub::~Hub() {
+    if (replay_) replay_->stop();
     if (signal_fd_ >= 0) ::close(signal_fd_);
 }
 
@@ -90,12 +91,23 @@ Result<std::unique_ptr<Hub>> Hub::create(HubConfig cfg, std::filesystem::path ru
                           "); is another casehubd running on this data_dir?");
     }
 
+    // The feed: live updates on PUB, snapshot and replay from the store on its own thread.
+    PublisherOptions popts;
+    popts.sndhwm = h->cfg_.hub.feed_hwm;
+    auto pub = FeedPublisher::create(h->ctx_, h->cfg_.hub.feed_endpoint, popts);
+    if (!pub) return pub.error();
+    h->publisher_ = std::move(*pub);
+    h->publisher_->seed(h->store_->head_seq(), h->store_->street_heads());
+    auto replay = ReplayServer::start(h->ctx_, h->cfg_.hub.store, h->cfg_.hub.snapshot_endpoint);
+    if (!replay) return replay.error();
+    h->replay_ = std::move(*replay);
+
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &set, nullptr);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);  // main() blocked them already, before any thread
     h->signal_fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (h->signal_fd_ < 0) return make_error("signalfd failed");
 
@@ -483,6 +495,8 @@ nlohmann::json Hub::replay_dead_letters(const nlohmann::json& req) {
 }
 
 void Hub::publish(const std::vector<EventRow>& events) {
+    if (events.empty()) return;
+    publisher_->publish(events);
     events_published_ += events.size();
 }
 
@@ -524,6 +538,9 @@ nlohmann::json Hub::status_json() const {
               {"commit_avg_us", commit_count_ ? commit_us_total_ / commit_count_ : 0},
               {"head_seq", store_->head_seq()},
               {"events_published", events_published_},
+              {"feed", cfg_.hub.feed_endpoint},
+              {"feed_consumers", publisher_->connections()},
+              {"replay_requests", replay_->stats().requests},
               {"stopping", stopping_}}},
             {"adapters", list}};
 }
@@ -557,6 +574,7 @@ int Hub::run() {
         if (!stopping_) supervise(now);
         if (now - last_pulse >= cfg_.supervisor.heartbeat.count()) {
             last_pulse = now;
+            publisher_->heartbeat();
             for (auto& a : adapters_)
                 if (a->pid > 0 && a->welcomed) {
                     std::string rid = a->cfg.id + "/" + a->session;

@@ -9,6 +9,7 @@
 #include "common/result.hpp"
 #include "config/hub_config.hpp"
 #include "daemon/backoff.hpp"
+#include "feed/feed.hpp"
 #include "pipeline/pipeline.hpp"
 #include "protocol/wire.hpp"
 #include "store/store.hpp"
@@ -103,6 +104,8 @@ private:
     std::uint64_t events_published_ = 0;
     zmq::context_t ctx_{1};
     zmq::socket_t intake_, control_;
+    std::unique_ptr<FeedPublisher> publisher_;
+    std::unique_ptr<ReplayServer> replay_;  // stopped in ~Hub, before ctx_ goes
     int signal_fd_ = -1;
     std::vector<std::unique_ptr<Adapter>> adapters_;
     std::map<pid_t, Adapter*> by_pid_;

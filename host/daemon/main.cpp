@@ -4,11 +4,19 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <climits>
 
 int main(int argc, char** argv) {
+    // Block the signals casehubd handles through its signalfd before any thread exists, so
+    // every thread (the replay server's, ZeroMQ's) inherits the mask and none dies of them.
+    sigset_t handled;
+    sigemptyset(&handled);
+    for (int sig : {SIGTERM, SIGINT, SIGCHLD}) sigaddset(&handled, sig);
+    pthread_sigmask(SIG_BLOCK, &handled, nullptr);
     CLI::App app{"casehubd: the casehub integration hub"};
     std::string config_path = "config/casehub.toml";
     std::string runner;

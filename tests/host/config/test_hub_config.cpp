@@ -324,7 +324,7 @@ TEST_CASE("hub config: errors name file, line, column and key", "[unit]") {
         CHECK_THAT(parse_error(std::string(kAdapter) + "enable = true\n"),
                    Catch::Contains("config/casehub.toml:4:1: adapters[0].enable: unknown key (did you mean \"enabled\"?)"));
         CHECK_THAT(parse_error("[hub]\nzzzzzzzzzz = 1\n"),
-                   Catch::Contains("hub.zzzzzzzzzz: unknown key (known keys: data_dir, store, synchronous, intake_endpoint, control_endpoint, feed_endpoint, snapshot_endpoint, plugin_path, runner, log_level, reference_dir, systems)"));
+                   Catch::Contains("hub.zzzzzzzzzz: unknown key (known keys: data_dir, store, synchronous, intake_endpoint, control_endpoint, feed_endpoint, snapshot_endpoint, plugin_path, runner, log_level, reference_dir, systems, feed_hwm)"));
         // ... but anything goes inside adapters.config.
         CHECK(parse_hub_config(std::string(kAdapter) + "[adapters.config]\nwhatever = 1\n", kFile).ok());
     }
@@ -464,7 +464,7 @@ TEST_CASE("hub config: load_hub_config reads files", "[unit]") {
         std::ofstream(tmp.path() / "c.toml") << "[hub]\nbogus = 1\n";
         auto r = load_hub_config(tmp.path() / "c.toml");
         REQUIRE_FALSE(r.ok());
-        CHECK(r.error().message == (tmp.path() / "c.toml").string() + ":2:1: hub.bogus: unknown key (known keys: data_dir, store, synchronous, intake_endpoint, control_endpoint, feed_endpoint, snapshot_endpoint, plugin_path, runner, log_level, reference_dir, systems)");
+        CHECK(r.error().message == (tmp.path() / "c.toml").string() + ":2:1: hub.bogus: unknown key (known keys: data_dir, store, synchronous, intake_endpoint, control_endpoint, feed_endpoint, snapshot_endpoint, plugin_path, runner, log_level, reference_dir, systems, feed_hwm)");
     }
     SECTION("relative paths are relative to the file") {
         std::ofstream(tmp.path() / "c.toml") << "[hub]\ndata_dir = \"state\"\n";
