@@ -1,6 +1,8 @@
 // `casehub-plugin-check` as a vendor runs it: the real binary (build/bin), as a subprocess,
 // against a good plugin and against deliberately broken ones (tests/plugins/broken). A broken
 // plugin gives a non-zero exit and the reason in the output; a crash is reported, not fatal.
+#include "../../support/process.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <sys/wait.h>
@@ -12,6 +14,8 @@
 #include <vector>
 
 using Catch::Matchers::Contains;
+using casehub::test::Run;
+using casehub::test::run;
 
 namespace {
 
@@ -22,44 +26,6 @@ std::string test_plugin(const std::string& name) {
     return std::string(CASEHUB_TEST_PLUGIN_DIR) + "/" + name + ".so";
 }
 
-struct Run {
-    int exit_code = -1;  // -1 when killed by a signal
-    std::string output;  // stdout and stderr, interleaved
-};
-
-// Runs argv[0] with argv (no shell), capturing stdout and stderr together.
-Run run(const std::vector<std::string>& args) {
-    int fds[2];
-    REQUIRE(::pipe(fds) == 0);
-    const pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        ::dup2(fds[1], STDOUT_FILENO);
-        ::dup2(fds[1], STDERR_FILENO);
-        ::close(fds[0]);
-        ::close(fds[1]);
-        std::vector<char*> argv;
-        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        ::execv(argv[0], argv.data());
-        std::_Exit(127);
-    }
-    ::close(fds[1]);
-    Run r;
-    char buf[4096];
-    for (;;) {
-        const ssize_t n = ::read(fds[0], buf, sizeof buf);
-        if (n > 0) r.output.append(buf, static_cast<std::size_t>(n));
-        else if (n < 0 && errno == EINTR) continue;
-        else break;
-    }
-    ::close(fds[0]);
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
-}
 
 Run check(const std::string& plugin, std::vector<std::string> extra = {"--seconds", "0.3"}) {
     std::vector<std::string> args{kCheck, plugin};
