@@ -6,6 +6,8 @@
 
 #include <casehub/sdk/rfc3339.hpp>
 
+#include "../../support/spec_examples.hpp"
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
@@ -32,31 +34,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// case-model.md §6.1, verbatim.
-constexpr const char* kExample61 = R"json({
-  "schema": "casehub.record/1",
-  "source": {"system": "dcm", "record_id": "260309000412",
-             "version": "2026-03-09T08:52:40+08:00", "received_at": "2026-03-09T08:55:04+08:00"},
-  "kind": "event", "appeal_type": null, "channel": "supervisor",
-  "category": {"code": "city_appearance.exposed_garbage",
-               "native": {"scheme": "dcm.event", "code": "0102", "name": "暴露垃圾"}},
-  "title": null,
-  "description": "贡院街江南贡院东侧绿化带旁有暴露垃圾约2立方米，含装修垃圾袋若干。",
-  "status": "dispatched", "status_native": "03 派遣", "priority": "general",
-  "times": {"reported_at": "2026-03-09T08:41:26+08:00", "registered_at": "2026-03-09T08:47:02+08:00",
-            "dispatched_at": "2026-03-09T08:52:40+08:00", "due_at": "2026-03-09T14:22:40+08:00",
-            "resolved_at": null, "closed_at": null, "updated_at": "2026-03-09T08:52:40+08:00"},
-  "location": {"original": {"x": 385771.89, "y": 3544931.09, "crs": "EPSG:4549"},
-               "address": "秦淮区贡院街江南贡院东侧", "grid_code": "32010400200508"},
-  "reporter": {"kind": "supervisor", "name_masked": "陈**", "phone_masked": "138****8000",
-               "id_masked": null, "worker_id": "JDY0217"},
-  "parties": [],
-  "responsible": [{"dept_code": "QHJD02", "name": "夫子庙街道办事处", "role": "lead"}],
-  "tags": [], "satisfaction": null, "confidentiality": "public",
-  "attachments": [{"uri": "http://10.32.104.21:8090/dcm/media/2026/03/09/260309000412_1.jpg", "mime": "image/jpeg"}],
-  "links": [],
-  "raw_sha256": "3e2a923f3fbb559e19a7186a1dc3db7e628cdd7a42546e18e6878d433383142b"
-})json";
+constexpr const char* kExample61 = casehub::test::example_61;
 
 constexpr const char* kSha61 = "3e2a923f3fbb559e19a7186a1dc3db7e628cdd7a42546e18e6878d433383142b";
 constexpr const char* kStreetFuzimiao = "320104002";  // grid 32010400200508
