@@ -2,6 +2,7 @@
 // Installed also as `casehub-plugin-check` (argv[0] selects `plugin check`).
 #include "cli/deadletter_commands.hpp"
 #include "cli/feed_commands.hpp"
+#include "cli/geo_commands.hpp"
 #include "cli/plugin_check.hpp"
 #include "config/hub_config.hpp"
 #include "loader/plugin_loader.hpp"
@@ -153,6 +154,7 @@ int main(int argc, char** argv) {
 
     std::function<int()> run;
     cli::add_deadletter_commands(app, config, run);
+    cli::add_geo_commands(app, config, run);
     auto feed = cli::add_feed_commands(app, config);
 
     CLI11_PARSE(app, argc, argv);

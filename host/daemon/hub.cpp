@@ -73,7 +73,9 @@ Result<std::unique_ptr<Hub>> Hub::create(HubConfig cfg, std::filesystem::path ru
     h->store_ = std::move(*store);
     auto categories = Categories::load(h->cfg_.hub.reference_dir / "categories.json");
     if (!categories) return categories.error();
-    h->pipeline_ = std::make_unique<Pipeline>(std::move(*categories), h->cfg_.hub.systems);
+    auto locator = Locator::load(h->cfg_.hub.reference_dir);
+    if (!locator) return locator.error();
+    h->pipeline_ = std::make_unique<Pipeline>(std::move(*categories), h->cfg_.hub.systems, std::move(*locator));
     auto counters = h->store_->counters();
     if (!counters) return counters.error();
 

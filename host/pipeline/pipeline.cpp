@@ -62,8 +62,9 @@ const char* to_string(Outcome o) {
     return "?";
 }
 
-Pipeline::Pipeline(Categories categories, const std::vector<std::string>& systems)
-    : categories_(std::move(categories)) {
+Pipeline::Pipeline(Categories categories, const std::vector<std::string>& systems,
+                   std::shared_ptr<const Locator> locator)
+    : categories_(std::move(categories)), locator_(std::move(locator)) {
     for (const char* s : kBuiltins) systems_.insert(s);
     systems_.insert(systems.begin(), systems.end());
 }
@@ -90,30 +91,18 @@ Result<Outcome> Pipeline::dead_letter(Store& store, std::string_view adapter, st
     return Outcome::dead_lettered;
 }
 
-json case_from_record(const json& rec, const Category& cat, std::string_view case_id,
-                      std::string_view created_at, std::string_view updated_at, std::uint64_t seq,
-                      const CaseStatus& st) {
-    const json& src = rec["source"];
+Locator::Located simple_location(const json& rec) {
+    Locator::Located out;
     const json null;
-    auto get = [&](const char* k) -> const json& {
-        auto it = rec.find(k);
-        return it == rec.end() ? null : *it;
-    };
-    // Title: the record's, else "<category name_zh>：<address>".
-    const json& loc_in = get("location");
+    const json& loc_in = rec.contains("location") ? rec["location"] : null;
+    const json& src = rec["source"];
     std::string address = loc_in.is_object() ? str(loc_in, "address") : "";
-    json title = get("title");
-    if (!title.is_string() || title.get<std::string>().empty())
-        title = address.empty() ? cat.name_zh : cat.name_zh + "：" + address;
-
-    // Location: coordinates in WGS-84/CGCS2000 are used as they are; other systems and the grid
-    // map come with the geography stage. A 14-digit grid code of this district names the
-    // street and community by its prefix.
-    json loc = {{"original", loc_in.is_object() && loc_in.contains("original") ? loc_in["original"] : json()},
-                {"address", address.empty() ? json() : json(address)},
-                {"wgs84", nullptr}, {"method", "none"}, {"precision_m", nullptr}, {"source", nullptr},
-                {"street_code", nullptr}, {"community_code", nullptr}, {"grid_code", nullptr},
-                {"special_grids", json::array()}};
+    json& loc = out.location;
+    loc = {{"original", loc_in.is_object() && loc_in.contains("original") ? loc_in["original"] : json()},
+           {"address", address.empty() ? json() : json(address)},
+           {"wgs84", nullptr}, {"method", "none"}, {"precision_m", nullptr}, {"source", nullptr},
+           {"street_code", nullptr}, {"community_code", nullptr}, {"grid_code", nullptr},
+           {"special_grids", json::array()}};
     const json& orig = loc["original"];
     if (orig.is_object() && orig["x"].is_number() && orig["y"].is_number()) {
         const std::string crs = str(orig, "crs");
@@ -134,6 +123,24 @@ json case_from_record(const json& rec, const Category& cat, std::string_view cas
     }
     if (loc["method"] != "none")
         loc["source"] = {{"system", src["system"]}, {"record_id", src["record_id"]}};
+    return out;
+}
+
+json case_from_record(const json& rec, const Locator::Located& where, const Category& cat,
+                      std::string_view case_id, std::string_view created_at,
+                      std::string_view updated_at, std::uint64_t seq, const CaseStatus& st) {
+    const json& src = rec["source"];
+    const json null;
+    auto get = [&](const char* k) -> const json& {
+        auto it = rec.find(k);
+        return it == rec.end() ? null : *it;
+    };
+    const json& loc = where.location;
+    // Title: the record's, else "<category name_zh>：<address>".
+    const std::string address = loc["address"].is_string() ? loc["address"].get<std::string>() : "";
+    json title = get("title");
+    if (!title.is_string() || title.get<std::string>().empty())
+        title = address.empty() ? cat.name_zh : cat.name_zh + "：" + address;
 
     json responsible = json::array();
     if (get("responsible").is_array())
@@ -166,7 +173,9 @@ json case_from_record(const json& rec, const Category& cat, std::string_view cas
         {"priority", get("priority").is_string() ? get("priority") : json(cat.default_priority)},
         {"times", times},
         {"location", loc},
-        {"escalation_level", loc["street_code"].is_string() ? "street" : "district"},
+        // Routing rules come with the command centre; until then a placed case is the street's,
+        // and one outside the district or unplaced goes to the district level.
+        {"escalation_level", loc["street_code"].is_string() && !where.outside_district ? "street" : "district"},
         {"reporter", get("reporter")},
         {"parties", arr("parties")},
         {"responsible", responsible},
@@ -268,7 +277,9 @@ Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::str
     }
 
     const std::uint64_t seq = store.head_seq() + 1;
-    json doc = case_from_record(rec, *cat, case_id, created_at, now, seq, st);
+    const Locator::Located where = locator_ ? locator_->locate(rec) : simple_location(rec);
+    if (!where.notes.empty()) detail["location"] = where.notes;
+    json doc = case_from_record(rec, where, *cat, case_id, created_at, now, seq, st);
     const json& loc = doc["location"];
     auto s = [](const json& v) { return v.is_string() ? v.get<std::string>() : std::string(); };
     CaseRow row{case_id, to_string(st.status), s(loc["street_code"]), s(loc["community_code"]),

@@ -8,6 +8,7 @@
 
 #include "common/result.hpp"
 #include "pipeline/categories.hpp"
+#include "pipeline/locator.hpp"
 #include "store/store.hpp"
 
 #include <nlohmann/json.hpp>
@@ -25,7 +26,10 @@ const char* to_string(Outcome o);
 class Pipeline {
 public:
     // `systems`: configured source systems beyond the six built-in ones.
-    Pipeline(Categories categories, const std::vector<std::string>& systems);
+    // `locator` may be null: then only WGS-84/CGCS2000 coordinates and a source grid code's
+    // prefix locate a case (tests that do not need the district's geography).
+    Pipeline(Categories categories, const std::vector<std::string>& systems,
+             std::shared_ptr<const Locator> locator = nullptr);
 
     // Applies one record emitted by `adapter` (its batch reaching `cursor`). Appends the
     // events it caused to `events`; tallies `counters`. Errors are store failures only: a bad
@@ -44,11 +48,16 @@ private:
                                 std::string* fault_out);
 
     Categories categories_;
+    std::shared_ptr<const Locator> locator_;
     std::set<std::string, std::less<>> systems_;
 };
 
-// The casehub.case/1 document of a case made of one record (§3.1, §3.2).
-nlohmann::json case_from_record(const nlohmann::json& record, const Category& category,
+// Location without the district's geography (see Pipeline's constructor).
+Locator::Located simple_location(const nlohmann::json& record);
+
+// The casehub.case/1 document of a case made of one record (§3.1, §3.2), located at `where`.
+nlohmann::json case_from_record(const nlohmann::json& record, const Locator::Located& where,
+                                const Category& category,
                                 std::string_view case_id, std::string_view created_at,
                                 std::string_view updated_at, std::uint64_t seq,
                                 const struct CaseStatus& status);
