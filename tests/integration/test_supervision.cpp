@@ -226,3 +226,17 @@ TEST_CASE("credit bounds what a runner has in flight: a slow store slows the sou
     CHECK(max_in_flight <= 60);
     require_exactly_once(hub.db(), "seq", 1500);
 }
+
+TEST_CASE("a runner exits when it has not heard from the host for host_timeout_ms", "[integration]") {
+    TempDir dir;
+    // Nobody binds this endpoint: the runner says hello into the void, then gives up.
+    const auto t0 = std::chrono::steady_clock::now();
+    Run r = run({bin("bin/casehub-runner").string(), "--plugin", std::string(CASEHUB_TEST_PLUGIN_DIR) + "/seq_source.so",
+                 "--connect", "ipc://" + (dir.path / "nobody.sock").string(), "--adapter", "seq", "--session", "0",
+                 "--host-timeout-ms", "700"});
+    const auto took = std::chrono::steady_clock::now() - t0;
+    CHECK(r.exit_code == 4);  // wire::kExitHostGone
+    CHECK_THAT(r.output, Catch::Contains("no word from the host"));
+    CHECK(took >= 700ms);
+    CHECK(took < 5s);
+}
