@@ -154,7 +154,7 @@ TEST_CASE("a consumer that stops reading for 30 s recovers by replay and does no
     // The fast consumer kept up the whole time: no live event reached it late.
     {
         std::lock_guard lk(fast.mu);
-        CHECK(fast.max_lag_ms < 1000);
+        CHECK(fast.max_lag_ms < 2000);  // a stalled reader would make it tens of seconds
         CHECK(fast.seqs.back() + 200 >= head_during);
     }
     slow.paused = false;
