@@ -5,6 +5,7 @@
 // cursor they reach, reporting health, and acknowledgements. Its cursor is the number of the
 // next report, so a restarted hub resumes exactly where it committed.
 #include <casehub/sdk/plugin.hpp>
+#include <casehub/sdk/sha256.hpp>
 
 #include <array>
 #include <chrono>
@@ -108,6 +109,9 @@ private:
         const Place& p = kPlaces[static_cast<std::size_t>(no) % kPlaces.size()];
         const Problem& q = kProblems[static_cast<std::size_t>(no / 7) % kProblems.size()];
         const std::string now = rfc3339(host_.now_ms());
+        // The "native record" this example invents; raw_sha256 is the hash of its exact bytes,
+        // as a real adapter hashes what its department system sent.
+        const std::string native = "HELLO" + std::to_string(no) + "|" + p.address + "|" + q.native_code + "|" + q.text;
         nlohmann::json r = {
             {"schema", "casehub.record/1"},
             {"source",
@@ -134,7 +138,7 @@ private:
               {"grid_code", nullptr}}},
             {"reporter", {{"kind", "supervisor"}, {"worker_id", "JDY" + std::to_string(100 + no % 40)}}},
             {"confidentiality", "public"},
-            {"raw_sha256", std::string(64, '0')},
+            {"raw_sha256", casehub::sdk::sha256_hex(native)},
         };
         return r.dump();
     }
