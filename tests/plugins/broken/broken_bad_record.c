@@ -23,24 +23,4 @@ static casehub_status poll_bad_record(casehub_instance *self, uint32_t timeout_m
     return me->api->emit(me->host, &batch, &id, err);
 }
 
-static const casehub_plugin_vtable vtable = {
-    .struct_size = sizeof(casehub_plugin_vtable),
-    .create = broken_create,
-    .start = broken_start,
-    .poll = poll_bad_record, /* the one thing wrong: what it emits */
-    .stop = broken_stop,
-    .destroy = broken_destroy,
-};
-static const casehub_plugin_descriptor descriptor = {
-    .struct_size = sizeof(casehub_plugin_descriptor),
-    .abi_major = CASEHUB_ABI_MAJOR,
-    .abi_minor = CASEHUB_ABI_MINOR,
-    .kind = CASEHUB_KIND_SOURCE,
-    .name = "org.casehub.test.broken",
-    .version = "1.0.0",
-    .description = "test plugin: emits one invalid record",
-    .config_schema = "[]",
-    .vtable = &vtable,
-};
-
-BROKEN_ENTRY(&descriptor)
+BROKEN_SOURCE_PLUGIN(broken_create, poll_bad_record, "test plugin: emits one invalid record")

@@ -77,6 +77,19 @@ static inline void broken_destroy(casehub_instance *self) { free(self); }
         .destroy = broken_destroy                                                             \
     }
 
+/* A well-formed source plugin whose create and poll are `create_fn` and `poll_fn`: for the
+ * plugins whose one fault is in what a function does, not in the descriptor. */
+#define BROKEN_SOURCE_PLUGIN(create_fn, poll_fn, description_text)                             \
+    static const casehub_plugin_vtable vtable = {                                             \
+        .struct_size = sizeof(casehub_plugin_vtable), .create = create_fn,                    \
+        .start = broken_start, .poll = poll_fn, .stop = broken_stop, .destroy = broken_destroy}; \
+    static const casehub_plugin_descriptor descriptor = {                                     \
+        .struct_size = sizeof(casehub_plugin_descriptor), .abi_major = CASEHUB_ABI_MAJOR,     \
+        .abi_minor = CASEHUB_ABI_MINOR, .kind = CASEHUB_KIND_SOURCE,                          \
+        .name = "org.casehub.test.broken", .version = "1.0.0",                                \
+        .description = description_text, .config_schema = "[]", .vtable = &vtable};          \
+    BROKEN_ENTRY(&descriptor)
+
 /* The entry point every broken plugin that has one exports. */
 #define BROKEN_ENTRY(descriptor_ptr)                                                          \
     CASEHUB_EXPORT const casehub_plugin_descriptor *casehub_plugin_entry(                     \

@@ -13,24 +13,4 @@ static casehub_status poll_crashes(casehub_instance *self, uint32_t timeout_ms,
     return CASEHUB_OK;
 }
 
-static const casehub_plugin_vtable vtable = {
-    .struct_size = sizeof(casehub_plugin_vtable),
-    .create = broken_create,
-    .start = broken_start,
-    .poll = poll_crashes,
-    .stop = broken_stop,
-    .destroy = broken_destroy,
-};
-static const casehub_plugin_descriptor descriptor = {
-    .struct_size = sizeof(casehub_plugin_descriptor),
-    .abi_major = CASEHUB_ABI_MAJOR,
-    .abi_minor = CASEHUB_ABI_MINOR,
-    .kind = CASEHUB_KIND_SOURCE,
-    .name = "org.casehub.test.broken",
-    .version = "1.0.0",
-    .description = "test plugin: crashes (SIGSEGV) in poll",
-    .config_schema = "[]",
-    .vtable = &vtable,
-};
-
-BROKEN_ENTRY(&descriptor)
+BROKEN_SOURCE_PLUGIN(broken_create, poll_crashes, "test plugin: crashes (SIGSEGV) in poll")

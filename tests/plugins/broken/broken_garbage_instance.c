@@ -12,24 +12,4 @@ static casehub_status create_nothing(const casehub_host_api *api, casehub_host *
     return CASEHUB_OK;
 }
 
-static const casehub_plugin_vtable vtable = {
-    .struct_size = sizeof(casehub_plugin_vtable),
-    .create = create_nothing,
-    .start = broken_start,
-    .poll = broken_poll,
-    .stop = broken_stop,
-    .destroy = broken_destroy,
-};
-static const casehub_plugin_descriptor descriptor = {
-    .struct_size = sizeof(casehub_plugin_descriptor),
-    .abi_major = CASEHUB_ABI_MAJOR,
-    .abi_minor = CASEHUB_ABI_MINOR,
-    .kind = CASEHUB_KIND_SOURCE,
-    .name = "org.casehub.test.broken",
-    .version = "1.0.0",
-    .description = "a deliberately broken test plugin",
-    .config_schema = "[]",
-    .vtable = &vtable,
-};
-
-BROKEN_ENTRY(&descriptor)
+BROKEN_SOURCE_PLUGIN(create_nothing, broken_poll, "a deliberately broken test plugin")
