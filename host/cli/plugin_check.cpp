@@ -139,7 +139,8 @@ int run_plugin_check(const PluginCheckOptions& o) {
             if (op.name == key) opt = &op;
         config[key] = parse_value(opt, kv.substr(eq + 1));
     }
-    auto applied = host::apply_config_schema(plugin->schema(), config, "configuration");
+    auto applied = host::apply_config_schema(plugin->schema(), config, "configuration",
+                                             std::filesystem::current_path());
     if (!o.json) {
         const auto d = plugin->describe();
         std::cout << "plugin      " << o.plugin.string() << "\n"

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <limits>
 #include <utility>
 
@@ -17,7 +18,7 @@ namespace {
 constexpr std::size_t kMaxDepth = 64;
 constexpr std::size_t kMaxShown = 60;  // longest value quoted in a message
 
-constexpr std::string_view kTypes[] = {"string", "integer", "number", "boolean", "string_list"};
+constexpr std::string_view kTypes[] = {"string", "integer", "number", "boolean", "string_list", "path"};
 constexpr std::string_view kOptionKeys[] = {"name",     "type", "help", "default", "required",
                                             "enum",     "min",  "max",  "secret"};
 
@@ -199,7 +200,7 @@ std::string join_path(std::string_view where, std::string_view key) {
 std::optional<std::string> normalise_scalar(std::string_view type, const json& v, bool secret,
                                             json& out) {
     auto wrong = [&] { return "expected " + std::string(type) + ", got " + describe(v, secret); };
-    if (type == "string") {
+    if (type == "string" || type == "path") {
         if (!v.is_string()) return wrong();
         out = v;
     } else if (type == "boolean") {
@@ -347,8 +348,8 @@ std::optional<Error> parse_option(const json& item, std::size_t number,
         std::find(std::begin(kTypes), std::end(kTypes), type_it->get<std::string>()) ==
             std::end(kTypes))
         return schema_error(label, "unknown type " + dump(*type_it) +
-                                       " (expected string, integer, number, boolean or "
-                                       "string_list)");
+                                       " (expected string, integer, number, boolean, "
+                                       "string_list or path)");
     o.type = type_it->get<std::string>();
 
     // help
@@ -477,7 +478,7 @@ Result<ConfigSchema> parse_config_schema(std::string_view text) {
 }
 
 Result<json> apply_config_schema(const ConfigSchema& schema, const json& config,
-                                 std::string_view where) {
+                                 std::string_view where, const std::filesystem::path& base_dir) {
     const std::string top = where.empty() ? std::string("config") : std::string(where);
     if (!config.is_null() && !config.is_object())
         return make_error(top + ": expected a table of options, got " + describe(config, false));
@@ -513,6 +514,11 @@ Result<json> apply_config_schema(const ConfigSchema& schema, const json& config,
                 help = help.substr(0, cut) + "...";
             }
             return make_error(top + ": missing required key " + quote(o.name) + " (" + help + ")");
+        }
+        // A relative path means relative to the configuration that names it, not to the cwd.
+        if (o.type == "path" && !base_dir.empty() && out.contains(o.name)) {
+            const std::filesystem::path p(out[o.name].get<std::string>());
+            if (!p.empty() && p.is_relative()) out[o.name] = (base_dir / p).lexically_normal().string();
         }
     }
     return out;

@@ -11,7 +11,8 @@
 //
 // Keys of an option (any other key is an error, to catch typos):
 //   name      required; [a-z][a-z0-9_]{0,63}; unique in the schema
-//   type      required; string | integer (int64) | number (double) | boolean | string_list
+//   type      required; string | integer (int64) | number (double) | boolean | string_list |
+//             path (a string; a relative value is taken relative to the hub's config file)
 //   help      required, non-empty: the schema is the option's documentation
 //   default   optional; must have the option's type and satisfy its constraints
 //   required  optional bool (false); a required option cannot have a default
@@ -30,6 +31,7 @@
 // ("option 2"), list indices 0-based ("tags[0]").
 #pragma once
 
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -70,8 +72,11 @@ Result<ConfigSchema> parse_config_schema(std::string_view json_text);
 //   where = "config/casehub.toml: adapters.dcm.config" gives
 //   "config/casehub.toml: adapters.dcm.config.page_size: expected integer, got string \"ten\""
 // Values of secret options are never quoted in messages.
+// Relative values of `path` options (given or default) are resolved against `base_dir` when it
+// is not empty.
 Result<nlohmann::json> apply_config_schema(const ConfigSchema& schema, const nlohmann::json& config,
-                                           std::string_view where);
+                                           std::string_view where,
+                                           const std::filesystem::path& base_dir = {});
 
 // The schema, normalised (every option has name, type, help, required, secret; default, enum,
 // min and max when set), for printing. Secret defaults appear as "***".

@@ -309,7 +309,7 @@ void Hub::on_message(const std::string& rid, wire::Message& m) {
         a->plugin = m.header.value("plugin", nlohmann::json::object());
         std::string where = cfg_.file.string() + ":" + std::to_string(a->cfg.line) + ": adapters." + a->cfg.id + ".config";
         auto schema = parse_config_schema(m.header.value("config_schema_text", std::string("[]")));
-        Result<nlohmann::json> config = schema ? apply_config_schema(*schema, a->cfg.config, where)
+        Result<nlohmann::json> config = schema ? apply_config_schema(*schema, a->cfg.config, where, cfg_.config_dir)
                                                : Result<nlohmann::json>(schema.error());
         if (!config) {
             a->fatal_message = config.error().message;

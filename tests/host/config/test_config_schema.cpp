@@ -185,7 +185,7 @@ TEST_CASE("config schema: option errors", "[unit]") {
         CHECK_THAT(option_error(R"({"name":"url","help":"h"})"),
                    Catch::Contains("config schema: option 1 (\"url\"): missing \"type\""));
         CHECK_THAT(option_error(R"({"name":"url","type":"int","help":"h"})"),
-                   Catch::Contains("config schema: option 1 (\"url\"): unknown type \"int\" (expected string, integer, number, boolean or string_list)"));
+                   Catch::Contains("config schema: option 1 (\"url\"): unknown type \"int\" (expected string, integer, number, boolean, string_list or path)"));
         CHECK_THAT(option_error(R"({"name":"url","type":3,"help":"h"})"),
                    Catch::Contains("unknown type 3"));
     }
@@ -386,4 +386,25 @@ TEST_CASE("schema_to_text is a table", "[unit]") {
     CHECK_THAT(row(t, "proxy"), Catch::Matches("proxy +string +- +- +optional proxy URL"));
     // One line per option plus the header.
     CHECK(std::count(t.begin(), t.end(), '\n') == 9);
+}
+
+TEST_CASE("config schema: a path option is resolved against the config's directory", "[unit]") {
+    auto s = parse_config_schema(R"([
+      {"name":"categories_file","type":"path","default":"qinhuai/categories.json","help":"h"},
+      {"name":"inbox","type":"path","help":"h"},
+      {"name":"spool","type":"path","help":"h"}])");
+    REQUIRE(s.ok());
+    auto r = apply_config_schema(*s, json{{"inbox", "/srv/ferry/inbox"}, {"spool", "../var/./spool"}},
+                                 "c", "/etc/casehub");
+    REQUIRE(r.ok());
+    CHECK((*r)["categories_file"] == "/etc/casehub/qinhuai/categories.json");
+    CHECK((*r)["inbox"] == "/srv/ferry/inbox");  // absolute: verbatim
+    CHECK((*r)["spool"] == "/etc/var/spool");
+    // Without a base the value is kept as given, and it must still be a string.
+    auto bare = apply_config_schema(*s, json::object(), "c");
+    REQUIRE(bare.ok());
+    CHECK((*bare)["categories_file"] == "qinhuai/categories.json");
+    auto bad = apply_config_schema(*s, json{{"inbox", 3}}, "c", "/etc");
+    REQUIRE_FALSE(bad.ok());
+    CHECK_THAT(bad.error().message, Catch::Contains("c.inbox: expected path, got"));
 }
