@@ -1,5 +1,7 @@
 #include "cli/deadletter_commands.hpp"
 
+#include "cli/control.hpp"
+
 #include "config/hub_config.hpp"
 #include "store/store.hpp"
 
@@ -83,20 +85,13 @@ int replay(const std::string& config, const Options& o) {
     nlohmann::json req = {{"cmd", "replay_deadletters"}};
     if (!o.ids.empty()) req["ids"] = o.ids;
     else if (!o.adapter.empty()) req["adapter"] = o.adapter;
-    zmq::context_t ctx(1);
-    zmq::socket_t s(ctx, zmq::socket_type::req);
-    s.set(zmq::sockopt::linger, 0);
-    s.connect(cfg->hub.control_endpoint);
-    s.send(zmq::buffer(req.dump()));
-    zmq::pollitem_t it{static_cast<void*>(s), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&it, 1, std::chrono::milliseconds(30000));
-    zmq::message_t m;
-    if (!(it.revents & ZMQ_POLLIN) || !s.recv(m)) {
+    auto reply = control_request(cfg->hub.control_endpoint, req, std::chrono::milliseconds(30000));
+    if (!reply) {
         std::cerr << "casehubd is not answering on " << cfg->hub.control_endpoint
                   << " (replay needs the hub running: it re-submits through the pipeline)\n";
         return 3;
     }
-    auto j = nlohmann::json::parse(m.to_string_view(), nullptr, false);
+    auto& j = *reply;
     if (!j.is_object() || j.contains("error")) {
         std::cerr << (j.is_object() ? j["error"].get<std::string>() : "bad reply") << "\n";
         return 1;

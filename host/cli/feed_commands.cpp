@@ -1,5 +1,7 @@
 #include "cli/feed_commands.hpp"
 
+#include "cli/control.hpp"
+
 #include "config/hub_config.hpp"
 #include "feed/feed.hpp"
 
@@ -304,6 +306,19 @@ int run_show(const std::string& config_path, const ShowOptions& s) {
         std::printf("  %-14s %-24s %-32s %-12s %s\n", or_dash(str_at(src, {"system"})).c_str(),
                     or_dash(str_at(src, {"record_id"})).c_str(), or_dash(str_at(src, {"version"})).c_str(),
                     or_dash(str_at(src, {"status"})).c_str(), str_at(src, {"status_native"}).c_str());
+
+    // Write-backs owed to the source systems (the control socket knows them; skip if it is quiet).
+    if (auto wb = control_request(l.cfg->hub.control_endpoint, {{"cmd", "writebacks"}, {"case_id", s.case_id}},
+                                  std::chrono::milliseconds(2000));
+        wb && wb->is_object() && (*wb)["writebacks"].is_array() && !(*wb)["writebacks"].empty()) {
+        std::printf("\nwrite-backs (%zu)\n", (*wb)["writebacks"].size());
+        std::printf("  %6s  %-14s %-24s %-8s %-8s %-8s %s\n", "ID", "SYSTEM", "RECORD_ID", "ACTION", "STATE", "ATTEMPTS", "LAST ERROR");
+        for (const auto& w : (*wb)["writebacks"])
+            std::printf("  %6lld  %-14s %-24s %-8s %-8s %-8d %s\n", static_cast<long long>(w.value("id", 0LL)),
+                        w.value("system", "").c_str(), w.value("record_id", "").c_str(),
+                        str_at(w, {"action", "action"}).c_str(), w.value("state", "").c_str(), w.value("attempts", 0),
+                        w.value("last_error", "").c_str());
+    }
 
     std::printf("\nhistory (%zu event%s)\n", events.size(), events.size() == 1 ? "" : "s");
     if (!events.empty())

@@ -1,5 +1,6 @@
 // casehub: the command-line tool. `casehub status`, `casehub plugins`, `casehub plugin check`.
 // Installed also as `casehub-plugin-check` (argv[0] selects `plugin check`).
+#include "cli/case_commands.hpp"
 #include "cli/deadletter_commands.hpp"
 #include "cli/feed_commands.hpp"
 #include "cli/geo_commands.hpp"
@@ -156,6 +157,7 @@ int main(int argc, char** argv) {
     cli::add_deadletter_commands(app, config, run);
     cli::add_geo_commands(app, config, run);
     auto feed = cli::add_feed_commands(app, config);
+    cli::add_case_commands(app, config, run);
 
     CLI11_PARSE(app, argc, argv);
     if (run) return run();

@@ -379,6 +379,7 @@ void Hub::on_message(const std::string& rid, wire::Message& m) {
         a->fatal_permanent = m.header.value("permanent", false);
         return;
     }
+    if (m.command == wire::WBDONE) return on_writeback_done(*a, m.header);
     // GONE: the exit follows and reap() handles it.
 }
 
@@ -529,7 +530,10 @@ nlohmann::json Hub::status_json() const {
                         {"in_flight", a.in_flight},
                         {"health", a.health == 0 ? "ok" : a.health == 1 ? "degraded" : "down"},
                         {"health_message", a.health_message},
-                        {"backoff_ms", a.last_backoff_ms}});
+                        {"backoff_ms", a.last_backoff_ms},
+                        {"writebacks_done", a.writebacks_done},
+                        {"writebacks_failed", a.writebacks_failed},
+                        {"writebacks_retried", a.writebacks_retried}});
     }
     return {{"hub",
              {{"pid", ::getpid()},
@@ -554,6 +558,8 @@ void Hub::on_control() {
     nlohmann::json reply;
     if (!j.is_object() || !j.contains("cmd")) reply = {{"error", "request must be a JSON object with \"cmd\""}};
     else if (j["cmd"] == "replay_deadletters") reply = replay_dead_letters(j);
+    else if (j["cmd"] == "case_action") reply = case_action(j);
+    else if (j["cmd"] == "writebacks") reply = writebacks_json(j);
     else if (j["cmd"] == "status") {
         try {
             reply = status_json();
@@ -570,7 +576,7 @@ int Hub::run() {
     started_ms_ = mono_ms();
     spdlog::info("casehubd: store {}, intake {}, control {}, {} adapter(s)", cfg_.hub.store.string(),
                  cfg_.hub.intake_endpoint, cfg_.hub.control_endpoint, adapters_.size());
-    std::int64_t last_pulse = 0, last_checkpoint = mono_ms();
+    std::int64_t last_pulse = 0, last_checkpoint = mono_ms(), last_dispatch = 0;
     while (true) {
         const std::int64_t now = mono_ms();
         if (!stopping_) supervise(now);
@@ -582,6 +588,10 @@ int Hub::run() {
                     std::string rid = a->cfg.id + "/" + a->session;
                     wire::send(intake_, &rid, wire::PULSE, nlohmann::json::object());
                 }
+        }
+        if (!stopping_ && now - last_dispatch >= 50) {
+            last_dispatch = now;
+            dispatch_writebacks(now);
         }
         if (!pending_.empty() && (now - oldest_pending_ >= cfg_.flow.commit_max_delay.count() ||
                                   pending_records_ >= static_cast<std::size_t>(cfg_.flow.max_batch_records)))

@@ -72,6 +72,10 @@ struct Adapter {
     std::int64_t busy_ms = 0;
     std::int64_t last_backoff_ms = 0;
     nlohmann::json plugin = nlohmann::json::object();  // descriptor as the runner reported it
+    // The write-back being applied by this runner (one at a time, in id order); 0 when none.
+    std::int64_t wb_id = 0, wb_sent_at = 0;
+    std::string wb_session;
+    std::uint64_t writebacks_done = 0, writebacks_failed = 0, writebacks_retried = 0;
 };
 
 class Hub {
@@ -93,6 +97,13 @@ private:
     // After a commit: the events go to the feed (in seq order).
     void publish(const std::vector<EventRow>& events);
     nlohmann::json replay_dead_letters(const nlohmann::json& request);
+    // Write-back (daemon/writeback.cpp): a command-centre action on a case becomes an event and
+    // one queued write-back per source record whose adapter can apply it.
+    nlohmann::json case_action(const nlohmann::json& request);
+    nlohmann::json writebacks_json(const nlohmann::json& request);
+    void dispatch_writebacks(std::int64_t now);
+    void on_writeback_done(Adapter& a, const nlohmann::json& header);
+    void retry_writeback(Adapter& a, const std::string& why);
     void kill_runner(Adapter& a, const std::string& why);
     nlohmann::json status_json() const;
     Adapter* by_routing_id(const std::string& rid);

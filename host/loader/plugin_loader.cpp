@@ -342,19 +342,20 @@ void PluginInstance::acked(std::uint64_t batch_id) {
     }
 }
 
-Result<void> PluginInstance::write_back(std::string_view action) {
+PluginInstance::PollOutcome PluginInstance::write_back(std::string_view action) {
     auto fn = plugin_.descriptor().vtable->write_back;
-    if (fn == nullptr) return make_error(where("write_back") + ": the plugin does not support write-back");
+    if (fn == nullptr) return {CASEHUB_ERR_UNSUPPORTED, where("write_back") + ": the plugin does not support write-back"};
     char buf[1024] = {0};
     casehub_error err{buf, sizeof buf};
     casehub_status st;
     try {
         st = fn(inst_, {action.data(), action.size()}, &err);
     } catch (...) {
-        return make_error(where("write_back") + " threw an exception (exceptions must not cross the ABI)");
+        return {CASEHUB_ERR_INTERNAL, where("write_back") + " threw an exception (exceptions must not cross the ABI)"};
     }
     if (st == CASEHUB_OK) return {};
-    return make_error(where("write_back") + " failed (" + status_name(st) + "): " + take_message(buf, sizeof buf));
+    if (!is_known_status(st)) return {CASEHUB_ERR_INTERNAL, where("write_back") + " returned " + status_name(st) + " (garbage)"};
+    return {st, where("write_back") + " failed (" + status_name(st) + "): " + take_message(buf, sizeof buf)};
 }
 
 Result<void> PluginInstance::stop() {

@@ -66,7 +66,8 @@ public:
     };
     PollOutcome poll(std::uint32_t timeout_ms);
     void acked(std::uint64_t batch_id);
-    Result<void> write_back(std::string_view action_json);
+    // CASEHUB_ERR_UNAVAILABLE: transient, the host retries later; any other error is final.
+    PollOutcome write_back(std::string_view action_json);
     Result<void> stop();
 
 private:

@@ -24,6 +24,7 @@ inline constexpr std::string_view BATCH = "BATCH";  // {session, batch, cursor, 
 inline constexpr std::string_view BEAT = "BEAT";    // {session, health, health_message, busy_ms, stats}
 inline constexpr std::string_view FATAL = "FATAL";  // {session, stage, permanent, message}
 inline constexpr std::string_view GONE = "GONE";    // {session}: stopped cleanly, exiting
+inline constexpr std::string_view WBDONE = "WBDONE";  // {id, status, message}: write-back outcome
 // host -> runner
 inline constexpr std::string_view WELCOME = "WELCOME";  // {config, cursor|null, credit, heartbeat_ms, host_timeout_ms}
 inline constexpr std::string_view REFUSE = "REFUSE";    // {message}: permanent, do not retry
@@ -31,6 +32,7 @@ inline constexpr std::string_view ACK = "ACK";          // {batch, credit}: batc
 inline constexpr std::string_view PULSE = "PULSE";      // {}: the host is alive
 inline constexpr std::string_view STOP = "STOP";        // {}: stop cleanly
 inline constexpr std::string_view BYE = "BYE";          // {reason}: unknown session, exit now
+inline constexpr std::string_view WRITEBACK = "WRITEBACK";  // {id, action}: call write_back(action)
 
 // Runner exit codes, read by the supervisor.
 inline constexpr int kExitClean = 0;

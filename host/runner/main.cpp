@@ -63,6 +63,8 @@ struct Runner {
     std::uint64_t acked_upto = 0, delivered_upto = 0;
     std::optional<Fatal> fatal;
     bool plugin_done = false;
+    std::deque<std::pair<std::int64_t, std::string>> writebacks;  // id, action JSON, to apply
+    std::deque<nlohmann::json> writeback_results;                 // WBDONE headers to send
 
     std::atomic<bool> stopping{false};
     std::atomic<std::int64_t> busy_since{0};  // mono ms the plugin entered its own code, 0 idle
@@ -226,6 +228,30 @@ void deliver_acks(Runner& r, host::PluginInstance& inst) {
     }
 }
 
+// Write-backs run on the plugin thread between polls (rule of plugin_abi.h), one at a time.
+void apply_writebacks(Runner& r, host::PluginInstance& inst) {
+    for (;;) {
+        std::pair<std::int64_t, std::string> wb;
+        {
+            std::lock_guard lk(r.mu);
+            if (r.writebacks.empty()) return;
+            wb = std::move(r.writebacks.front());
+            r.writebacks.pop_front();
+        }
+        r.busy_since = mono_ms();
+        auto outcome = inst.write_back(wb.second);
+        r.busy_since = 0;
+        if (outcome.status != CASEHUB_OK)
+            spdlog::warn("[{}] write-back {}: {}", r.adapter, wb.first, outcome.message);
+        std::lock_guard lk(r.mu);
+        r.writeback_results.push_back({{"id", wb.first},
+                                       {"status", static_cast<int>(outcome.status)},
+                                       {"status_name", host::status_name(outcome.status)},
+                                       {"message", outcome.message}});
+        r.wake();
+    }
+}
+
 void plugin_thread(Runner& r, const host::LoadedPlugin& plugin, int stop_timeout_ms) {
     nlohmann::json welcome;
     {
@@ -261,6 +287,7 @@ void plugin_thread(Runner& r, const host::LoadedPlugin& plugin, int stop_timeout
     int unavailable_streak = 0;
     while (!r.stopping) {
         deliver_acks(r, inst);
+        apply_writebacks(r, inst);
         r.busy_since = mono_ms();
         auto outcome = inst.poll(200);
         r.busy_since = 0;
@@ -275,7 +302,7 @@ void plugin_thread(Runner& r, const host::LoadedPlugin& plugin, int stop_timeout
             spdlog::warn("[{}] {}", r.adapter, outcome.message);
             int wait_ms = std::min(5000, 100 << std::min(unavailable_streak++, 6));
             std::unique_lock lk(r.mu);
-            r.cv.wait_for(lk, std::chrono::milliseconds(wait_ms), [&] { return r.stopping.load(); });
+            r.cv.wait_for(lk, std::chrono::milliseconds(wait_ms), [&] { return r.stopping.load() || !r.writebacks.empty(); });
             continue;
         }
         return fail(r, "poll", outcome.message, false, wire::kExitPluginFailed);
@@ -338,6 +365,11 @@ int io_loop(Runner& r, zmq::socket_t& sock, const host::LoadedPlugin& plugin, in
                 }
                 r.acked_upto = std::max(r.acked_upto, upto);
                 r.cv.notify_all();
+            } else if (m->command == wire::WRITEBACK) {
+                std::lock_guard lk(r.mu);
+                r.writebacks.emplace_back(m->header.value("id", std::int64_t{0}),
+                                          m->header.value("action", std::string("{}")));
+                r.cv.notify_all();
             } else if (m->command == wire::STOP) {
                 spdlog::info("[{}] stop requested by the host", r.adapter);
                 r.stopping = true;
@@ -353,11 +385,13 @@ int io_loop(Runner& r, zmq::socket_t& sock, const host::LoadedPlugin& plugin, in
         }
         // Outgoing batches, then a fatal report if the plugin thread died.
         std::deque<OutBatch> out;
+        std::deque<nlohmann::json> wb_done;
         std::optional<Fatal> fatal;
         bool done;
         {
             std::lock_guard lk(r.mu);
             out.swap(r.out);
+            wb_done.swap(r.writeback_results);
             fatal = r.fatal;
             done = r.plugin_done;
         }
@@ -375,6 +409,7 @@ int io_loop(Runner& r, zmq::socket_t& sock, const host::LoadedPlugin& plugin, in
             }
             wire::send(sock, nullptr, wire::BATCH, h, &payload);
         }
+        for (auto& h : wb_done) wire::send(sock, nullptr, wire::WBDONE, h);
         if (fatal) {
             wire::send(sock, nullptr, wire::FATAL,
                        {{"session", r.session}, {"stage", fatal->stage},

@@ -51,6 +51,16 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     doc BLOB NOT NULL,
     replayed_at INTEGER, replay_outcome TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS dead_letters_adapter ON dead_letters(adapter, id);
+-- Command-centre actions owed to source systems, delivered through their adapters in id order.
+CREATE TABLE IF NOT EXISTS writebacks (
+    id INTEGER PRIMARY KEY,
+    case_id TEXT NOT NULL, adapter TEXT NOT NULL, system TEXT NOT NULL, record_id TEXT NOT NULL,
+    action TEXT NOT NULL,                    -- the JSON handed to the plugin's write_back
+    state TEXT NOT NULL,                     -- 'pending' | 'done' | 'failed'
+    attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, last_error TEXT NOT NULL DEFAULT '',
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS writebacks_queue ON writebacks(adapter, state, id);
+CREATE INDEX IF NOT EXISTS writebacks_case ON writebacks(case_id, id);
 )sql";
 
 void bind(sqlite3_stmt* st, int i, std::string_view v) {
@@ -369,6 +379,129 @@ Result<std::int64_t> Store::add_dead_letter(const DeadLetterRow& d) {
     bind_blob(st, 8, d.doc);
     CASEHUB_STEP(st, "writing dead letter");
     return static_cast<std::int64_t>(sqlite3_last_insert_rowid(db_));
+}
+
+// ---- cases and write-backs ----------------------------------------------------------------
+
+Result<std::optional<CaseRow>> Store::find_case(std::string_view case_id) {
+    sqlite3_stmt* st = stmt("SELECT case_id, status, street_code, community_code, grid_code, category_code,"
+                            " category_family, priority, created_at, updated_at, merged_into, doc"
+                            " FROM cases WHERE case_id=?");
+    bind(st, 1, case_id);
+    std::optional<CaseRow> out;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        CaseRow c{col(st, 0), col(st, 1), col(st, 2), col(st, 3), col(st, 4), col(st, 5), col(st, 6),
+                  col(st, 7), sqlite3_column_int64(st, 8), sqlite3_column_int64(st, 9), std::nullopt, col(st, 11)};
+        if (sqlite3_column_type(st, 10) != SQLITE_NULL) c.merged_into = col(st, 10);
+        out = std::move(c);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return make_error(last_error());
+    return out;
+}
+
+Result<std::vector<CaseSource>> Store::sources_of_case(std::string_view case_id) {
+    sqlite3_stmt* st = stmt("SELECT system, record_id, adapter, doc FROM source_records WHERE case_id=?"
+                            " ORDER BY system, record_id");
+    bind(st, 1, case_id);
+    std::vector<CaseSource> out;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.push_back({col(st, 0), col(st, 1), col(st, 2), col(st, 3)});
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return make_error(last_error());
+    return out;
+}
+
+namespace {
+constexpr const char* kWritebackCols =
+    "id, case_id, adapter, system, record_id, action, state, attempts, next_at, last_error, created_at, updated_at";
+WritebackRow read_writeback(sqlite3_stmt* st) {
+    WritebackRow w;
+    w.id = sqlite3_column_int64(st, 0);
+    w.case_id = col(st, 1);
+    w.adapter = col(st, 2);
+    w.system = col(st, 3);
+    w.record_id = col(st, 4);
+    w.action = col(st, 5);
+    w.state = col(st, 6);
+    w.attempts = sqlite3_column_int(st, 7);
+    w.next_at = sqlite3_column_int64(st, 8);
+    w.last_error = col(st, 9);
+    w.created_at = sqlite3_column_int64(st, 10);
+    w.updated_at = sqlite3_column_int64(st, 11);
+    return w;
+}
+}  // namespace
+
+Result<std::int64_t> Store::add_writeback(const WritebackRow& w) {
+    sqlite3_stmt* st = stmt("INSERT INTO writebacks(case_id, adapter, system, record_id, action, state, attempts,"
+                            " next_at, last_error, created_at, updated_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
+    bind(st, 1, w.case_id);
+    bind(st, 2, w.adapter);
+    bind(st, 3, w.system);
+    bind(st, 4, w.record_id);
+    bind(st, 5, w.action);
+    bind(st, 6, w.state);
+    sqlite3_bind_int(st, 7, w.attempts);
+    sqlite3_bind_int64(st, 8, w.next_at);
+    bind(st, 9, w.last_error);
+    sqlite3_bind_int64(st, 10, w.created_at);
+    sqlite3_bind_int64(st, 11, w.updated_at);
+    CASEHUB_STEP(st, "writing write-back");
+    return static_cast<std::int64_t>(sqlite3_last_insert_rowid(db_));
+}
+
+Result<void> Store::update_writeback(const WritebackRow& w) {
+    sqlite3_stmt* st = stmt("UPDATE writebacks SET state=?, attempts=?, next_at=?, last_error=?, updated_at=?,"
+                            " action=? WHERE id=?");
+    bind(st, 1, w.state);
+    sqlite3_bind_int(st, 2, w.attempts);
+    sqlite3_bind_int64(st, 3, w.next_at);
+    bind(st, 4, w.last_error);
+    sqlite3_bind_int64(st, 5, w.updated_at);
+    bind(st, 6, w.action);
+    sqlite3_bind_int64(st, 7, w.id);
+    CASEHUB_STEP(st, "updating write-back");
+    return {};
+}
+
+Result<std::optional<WritebackRow>> Store::next_writeback(std::string_view adapter) {
+    static const std::string sql = std::string("SELECT ") + kWritebackCols +
+                                   " FROM writebacks WHERE adapter=? AND state='pending' ORDER BY id LIMIT 1";
+    sqlite3_stmt* st = stmt(sql.c_str());
+    bind(st, 1, adapter);
+    std::optional<WritebackRow> out;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) out = read_writeback(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return make_error(last_error());
+    return out;
+}
+
+Result<std::optional<WritebackRow>> Store::writeback(std::int64_t id) {
+    static const std::string sql = std::string("SELECT ") + kWritebackCols + " FROM writebacks WHERE id=?";
+    sqlite3_stmt* st = stmt(sql.c_str());
+    sqlite3_bind_int64(st, 1, id);
+    std::optional<WritebackRow> out;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) out = read_writeback(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return make_error(last_error());
+    return out;
+}
+
+Result<std::vector<WritebackRow>> Store::writebacks_of_case(std::string_view case_id) {
+    static const std::string sql = std::string("SELECT ") + kWritebackCols +
+                                   " FROM writebacks WHERE case_id=? ORDER BY id";
+    sqlite3_stmt* st = stmt(sql.c_str());
+    bind(st, 1, case_id);
+    std::vector<WritebackRow> out;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.push_back(read_writeback(st));
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return make_error(last_error());
+    return out;
 }
 
 Result<void> Store::mark_replayed(std::int64_t id, std::int64_t at, std::string_view outcome) {

@@ -45,6 +45,24 @@ struct DeadLetterRow {
     std::string replay_outcome;
 };
 
+// A command-centre action owed to one source system (the write_back action JSON), and where
+// its delivery stands.
+struct WritebackRow {
+    std::int64_t id = 0;
+    std::string case_id, adapter, system, record_id;
+    std::string action;           // JSON handed to the plugin's write_back
+    std::string state = "pending";  // pending | done | failed
+    int attempts = 0;
+    std::int64_t next_at = 0;     // unix ms: not before
+    std::string last_error;
+    std::int64_t created_at = 0, updated_at = 0;
+};
+
+// One source record of a case, with the adapter that emitted it.
+struct CaseSource {
+    std::string system, record_id, adapter, doc;
+};
+
 struct Counters {
     std::int64_t records_in = 0, applied = 0, duplicates = 0, same_version_changed = 0, stale = 0,
                  dead_lettered = 0;
@@ -75,6 +93,12 @@ public:
     Result<std::vector<DeadLetterRow>> dead_letters(std::string_view adapter, std::int64_t after_id,
                                                     int limit, bool include_replayed);
     Result<std::optional<DeadLetterRow>> dead_letter(std::int64_t id);
+    Result<std::optional<CaseRow>> find_case(std::string_view case_id);
+    Result<std::vector<CaseSource>> sources_of_case(std::string_view case_id);
+    // The oldest pending write-back of `adapter` (delivery is in id order per adapter).
+    Result<std::optional<WritebackRow>> next_writeback(std::string_view adapter);
+    Result<std::optional<WritebackRow>> writeback(std::int64_t id);
+    Result<std::vector<WritebackRow>> writebacks_of_case(std::string_view case_id);
     std::uint64_t head_seq() const { return last_seq_; }
     const std::map<std::string, std::uint64_t>& street_heads() const { return street_last_; }
 
@@ -88,6 +112,9 @@ public:
     // "C" + day + "-" + 6-digit daily serial; day is YYYYMMDD in +08:00.
     Result<std::string> next_case_id(std::string_view day);
     Result<std::int64_t> add_dead_letter(const DeadLetterRow& d);
+    Result<std::int64_t> add_writeback(const WritebackRow& w);
+    // Outside a transaction too: each delivery outcome is its own small commit.
+    Result<void> update_writeback(const WritebackRow& w);
     Result<void> mark_replayed(std::int64_t id, std::int64_t at, std::string_view outcome);
     Result<int> purge_dead_letters(std::string_view adapter, bool only_replayed);
     Result<void> add_counters(std::string_view adapter, const Counters& c);

@@ -7,6 +7,7 @@
 #include <casehub/sdk/sha256.hpp>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -26,7 +27,25 @@ public:
           hang_after_ms_(c.at("hang_after_ms").get<std::int64_t>()),
           letter_every_(c.at("dead_letter_every").get<std::int64_t>()),
           mix_(c.at("mix").get<bool>()),
-          streets_(c.at("streets").get<bool>()) {}
+          streets_(c.at("streets").get<bool>()),
+          writeback_log_(c.at("writeback_log").get<std::string>()),
+          writeback_unavailable_(c.at("writeback_unavailable").get<std::int64_t>()),
+          writeback_refuse_(c.at("writeback_refuse").get<std::string>()) {}
+
+    // Appends each applied action to writeback_log; the first writeback_unavailable calls are
+    // transient failures; an action named writeback_refuse is refused for good.
+    void write_back(const nlohmann::json& action) override {
+        if (writeback_calls_++ < writeback_unavailable_)
+            throw casehub::sdk::Unavailable("source busy (call " + std::to_string(writeback_calls_) + ")");
+        if (action.value("action", "") == writeback_refuse_)
+            throw casehub::sdk::Error(CASEHUB_ERR_INVALID_ARGUMENT, "the source refuses " + writeback_refuse_);
+        if (writeback_log_.empty()) return;
+        FILE* f = std::fopen(writeback_log_.c_str(), "a");
+        if (f == nullptr) throw casehub::sdk::Unavailable("cannot open " + writeback_log_);
+        const std::string line = action.dump() + "\n";
+        std::fwrite(line.data(), 1, line.size(), f);
+        std::fclose(f);
+    }
 
     void start(std::optional<std::string_view> cursor) override {
         next_ = cursor ? std::stoll(std::string(*cursor)) : 1;
@@ -111,6 +130,9 @@ private:
     double rate_;
     std::int64_t batch_, crash_after_ms_, hang_after_ms_, letter_every_;
     bool mix_, streets_;
+    std::string writeback_log_;
+    std::int64_t writeback_unavailable_, writeback_calls_ = 0;
+    std::string writeback_refuse_;
     std::int64_t next_ = 1, sent_ = 0;
     Clock::time_point t0_;
 };
@@ -123,10 +145,14 @@ constexpr const char* kSchema = R"json([
   {"name": "hang_after_ms", "type": "integer", "default": 0, "min": 0, "help": "stop returning from poll this long after start (0: never)"},
   {"name": "dead_letter_every", "type": "integer", "default": 0, "min": 0, "help": "every Nth record becomes a dead letter (0: none)"},
   {"name": "mix", "type": "boolean", "default": false, "help": "per ten numbers also emit an invalid, a duplicate, a stale and a same-version-changed record"},
-  {"name": "streets", "type": "boolean", "default": false, "help": "give records grid codes in three streets (002, 009, 011)"}
+  {"name": "streets", "type": "boolean", "default": false, "help": "give records grid codes in three streets (002, 009, 011)"},
+  {"name": "writeback_log", "type": "string", "default": "", "help": "append every write-back action (JSON line) to this file"},
+  {"name": "writeback_unavailable", "type": "integer", "default": 0, "min": 0, "help": "the first N write-backs fail as transient"},
+  {"name": "writeback_refuse", "type": "string", "default": "", "help": "refuse this action (e.g. return) for good"}
 ])json";
 
 }  // namespace
 
 CASEHUB_PLUGIN(SeqSource, .name = "org.casehub.test.seq", .version = "1.0.0",
-               .description = "Test source: numbered records at a steady rate", .config_schema = kSchema)
+               .description = "Test source: numbered records at a steady rate", .config_schema = kSchema,
+               .capabilities = CASEHUB_CAP_WRITE_BACK)
