@@ -27,11 +27,6 @@ std::int64_t wall_ms() {
                std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
-std::int64_t steady_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
 
 constexpr int kMaxAttempts = 20;
 constexpr std::int64_t kAnswerTimeoutMs = 60'000;
