@@ -105,13 +105,18 @@ TEST_CASE("hub config: the shipped config/casehub.toml parses", "[unit]") {
     CHECK(c.supervisor.backoff_initial.count() == 1000);
     CHECK(c.supervisor.max_fast_crashes == 5);
     CHECK(c.flow.credit_records == 2000);
-    REQUIRE(c.adapters.size() == 1);
-    CHECK(c.adapters[0].id == "hello");
-    CHECK(c.adapters[0].plugin == "hello_adapter");
-    CHECK(c.adapters[0].enabled);
-    CHECK(c.adapters[0].config == json{{"rate_per_minute", 120}});
-    CHECK(c.adapters[0].line > 0);
-    CHECK(c.find_adapter("hello") == &c.adapters[0]);
+    // The five department systems, pointed at the simulators of the demo.
+    REQUIRE(c.adapters.size() == 5);
+    const char* ids[] = {"dcm", "hotline12345", "enforcement", "police", "gridapp"};
+    for (std::size_t i = 0; i < 5; ++i) {
+        CHECK(c.adapters[i].id == ids[i]);
+        CHECK(c.adapters[i].plugin == ids[i]);
+        CHECK(c.adapters[i].enabled);
+        CHECK(c.adapters[i].line > 0);
+    }
+    CHECK(c.adapters[0].config["base_url"] == "http://127.0.0.1:18401");
+    CHECK(c.adapters[2].config == json{{"dir", "var/exchange/enforcement"}, {"scan_interval_ms", 2000}});
+    CHECK(c.find_adapter("gridapp") == &c.adapters[4]);
     CHECK(c.find_adapter("nope") == nullptr);
 }
 
