@@ -270,8 +270,14 @@ int run_show(const std::string& config_path, const ShowOptions& s) {
         return kExitIncomplete;
     }
     const json doc = parse_doc(state->doc);
+    // Write-backs owed to the source systems (the control socket knows them; none if it is quiet).
+    json writebacks = json::array();
+    if (auto wb = control_request(l.cfg->hub.control_endpoint, {{"cmd", "writebacks"}, {"case_id", s.case_id}},
+                                  std::chrono::milliseconds(2000));
+        wb && wb->is_object() && (*wb)["writebacks"].is_array())
+        writebacks = std::move((*wb)["writebacks"]);
     if (s.json) {
-        json out = {{"case", doc}, {"events", json::array()}};
+        json out = {{"case", doc}, {"events", json::array()}, {"writebacks", writebacks}};
         for (const auto& e : events) {
             json j = host::event_header(e);
             j["doc"] = parse_doc(e.doc);
@@ -307,13 +313,10 @@ int run_show(const std::string& config_path, const ShowOptions& s) {
                     or_dash(str_at(src, {"record_id"})).c_str(), or_dash(str_at(src, {"version"})).c_str(),
                     or_dash(str_at(src, {"status"})).c_str(), str_at(src, {"status_native"}).c_str());
 
-    // Write-backs owed to the source systems (the control socket knows them; skip if it is quiet).
-    if (auto wb = control_request(l.cfg->hub.control_endpoint, {{"cmd", "writebacks"}, {"case_id", s.case_id}},
-                                  std::chrono::milliseconds(2000));
-        wb && wb->is_object() && (*wb)["writebacks"].is_array() && !(*wb)["writebacks"].empty()) {
-        std::printf("\nwrite-backs (%zu)\n", (*wb)["writebacks"].size());
+    if (!writebacks.empty()) {
+        std::printf("\nwrite-backs (%zu)\n", writebacks.size());
         std::printf("  %6s  %-14s %-24s %-8s %-8s %-8s %s\n", "ID", "SYSTEM", "RECORD_ID", "ACTION", "STATE", "ATTEMPTS", "LAST ERROR");
-        for (const auto& w : (*wb)["writebacks"])
+        for (const auto& w : writebacks)
             std::printf("  %6lld  %-14s %-24s %-8s %-8s %-8d %s\n", static_cast<long long>(w.value("id", 0LL)),
                         w.value("system", "").c_str(), w.value("record_id", "").c_str(),
                         str_at(w, {"action", "action"}).c_str(), w.value("state", "").c_str(), w.value("attempts", 0),

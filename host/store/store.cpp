@@ -466,11 +466,7 @@ Result<void> Store::update_writeback(const WritebackRow& w) {
     return {};
 }
 
-Result<std::optional<WritebackRow>> Store::next_writeback(std::string_view adapter) {
-    static const std::string sql = std::string("SELECT ") + kWritebackCols +
-                                   " FROM writebacks WHERE adapter=? AND state='pending' ORDER BY id LIMIT 1";
-    sqlite3_stmt* st = stmt(sql.c_str());
-    bind(st, 1, adapter);
+Result<std::optional<WritebackRow>> Store::one_writeback(sqlite3_stmt* st) {
     std::optional<WritebackRow> out;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) out = read_writeback(st);
@@ -479,16 +475,19 @@ Result<std::optional<WritebackRow>> Store::next_writeback(std::string_view adapt
     return out;
 }
 
+Result<std::optional<WritebackRow>> Store::next_writeback(std::string_view adapter) {
+    static const std::string sql = std::string("SELECT ") + kWritebackCols +
+                                   " FROM writebacks WHERE adapter=? AND state='pending' ORDER BY id LIMIT 1";
+    sqlite3_stmt* st = stmt(sql.c_str());
+    bind(st, 1, adapter);
+    return one_writeback(st);
+}
+
 Result<std::optional<WritebackRow>> Store::writeback(std::int64_t id) {
     static const std::string sql = std::string("SELECT ") + kWritebackCols + " FROM writebacks WHERE id=?";
     sqlite3_stmt* st = stmt(sql.c_str());
     sqlite3_bind_int64(st, 1, id);
-    std::optional<WritebackRow> out;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) out = read_writeback(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return make_error(last_error());
-    return out;
+    return one_writeback(st);
 }
 
 Result<std::vector<WritebackRow>> Store::writebacks_of_case(std::string_view case_id) {

@@ -128,6 +128,7 @@ private:
     Result<void> exec(const char* sql);
     Result<void> load_heads();
     std::string last_error() const;
+    Result<std::optional<WritebackRow>> one_writeback(sqlite3_stmt* st);  // steps a prepared query
     sqlite3_stmt* stmt(const char* sql);
     sqlite3* db_ = nullptr;
     std::map<std::string, sqlite3_stmt*> stmts_;

@@ -79,6 +79,9 @@ TEST_CASE("an action is written back to the record's adapter, retried while the 
     INFO(r.output);
     CHECK_THAT(r.output, Catch::Contains("write-backs (1)"));
     CHECK_THAT(r.output, Catch::Contains("failed"));
+    r = casehub_cli(dir.path, {"cases", "show", c2, "--json"});
+    REQUIRE(r.exit_code == 0);
+    CHECK(nlohmann::json::parse(r.output)["writebacks"][0]["state"] == "failed");
     CHECK(lines(log).size() == 1);  // nothing else reached the source
 
     auto st = hub.adapter("seq");
