@@ -883,3 +883,61 @@ TEST_CASE("dcm integration: casehub-plugin-check passes against the simulator", 
     INFO(r.output);
     CHECK(r.exit_code == 0);
 }
+
+TEST_CASE("dcm integration: a command-centre action on the case reaches the centre as feedback 04 then 05", "[integration]") {
+    TempDir dir;
+    // Four hours of a slow world: cases at every stage, changing only every few minutes.
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+    const std::string four_hours_ago = std::to_string(now - 4 * 3600 * 1000LL);
+    Simulator sim("dcm", dir.path,
+                  {"--port", "0", "--world-rate", "1.25", "--count", "200", "--speed", "1", "--sim-start",
+                   four_hours_ago, "--wall-start", four_hours_ago, "--p-return", "0", "--p-recheck", "0"});
+    const std::string adapters = "[[adapters]]\nid = \"dcm\"\nplugin = \"dcm\"\n[adapters.config]\n"
+                                 "base_url = \"http://127.0.0.1:" + std::to_string(sim.port()) + "\"\n"
+                                 "app_id = \"casehub\"\ntoken = \"DCM-TOKEN-2026\"\n"
+                                 "categories_file = \"" + kCats + "\"\npoll_interval_ms = 200\n";
+    Hub hub(dir.path, hub_toml("", adapters));
+    hub.start();
+    const auto db = hub.db();
+    // A dispatched case (03) that will not move by itself for two minutes, and its hub case.
+    std::string taskid, case_id;
+    REQUIRE(wait_until([&] {
+        for (const auto& c : sim_get(sim.port(), "/_sim/cases")) {
+            if (c["statuscode"] != "03" || c["bad"].get<bool>() ||
+                !(c["next_change_ms"].is_null() || c["next_change_ms"].get<long long>() > c["now_ms"].get<long long>() + 120000))
+                continue;
+            auto id = query(db, "SELECT case_id FROM source_records WHERE system='dcm' AND record_id='" +
+                                    c["taskid"].get<std::string>() + "' AND status='dispatched'");
+            if (id.empty()) continue;
+            taskid = c["taskid"];
+            case_id = id[0];
+            return true;
+        }
+        return false;
+    }, 30s, 200ms));
+
+    auto r = casehub_cli(dir.path, {"cases", "action", case_id, "accept", "--handler", "周建国"});
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    r = casehub_cli(dir.path, {"cases", "action", case_id, "resolve", "--note", "已清理完毕，现场恢复整洁。",
+                               "--handler", "周建国"});
+    REQUIRE(r.exit_code == 0);
+    REQUIRE(wait_until([&] {
+        return query_int(db, "SELECT count(*) FROM writebacks WHERE case_id='" + case_id + "' AND state='done'") == 2;
+    }, 20s, 100ms));
+    // At the centre, in order: 04 then 05, each with the hub's idempotency key as requestid.
+    auto fb = sim_get(sim.port(), "/_sim/feedback");
+    REQUIRE(fb.size() == 2);
+    CHECK(fb[0]["statuscode"] == "04");
+    CHECK(fb[1]["statuscode"] == "05");
+    for (const auto& f : fb) {
+        CHECK(f["code"] == 0);
+        CHECK(f["requestid"].get<std::string>().rfind(case_id + ":", 0) == 0);
+    }
+    // The next read brings the case back as 05 处置反馈.
+    CHECK(wait_until([&] {
+        return query(db, "SELECT status_native FROM source_records WHERE system='dcm' AND record_id='" + taskid + "'") ==
+               std::vector<std::string>{"05 处置反馈"};
+    }, 20s, 100ms));
+}
