@@ -74,6 +74,9 @@ struct Adapter {
     nlohmann::json plugin = nlohmann::json::object();  // descriptor as the runner reported it
     // The write-back being applied by this runner (one at a time, in id order); 0 when none.
     std::int64_t wb_id = 0, wb_sent_at = 0;
+    // Wall ms before which the store holds nothing due for this adapter (0: look now), so the
+    // dispatcher does not query an idle queue on every turn of the loop.
+    std::int64_t wb_check_at = 0;
     std::string wb_session;
     std::uint64_t writebacks_done = 0, writebacks_failed = 0, writebacks_retried = 0;
 };

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 
 namespace casehub::host {
 
@@ -118,7 +119,7 @@ nlohmann::json Hub::case_action(const nlohmann::json& req) {
         return err("internal", m);
     };
     for (const auto& src : *sources) {
-        const Adapter* owner = nullptr;
+        Adapter* owner = nullptr;
         for (const auto& ap : adapters_)
             if (ap->cfg.id == src.adapter) owner = ap.get();
         if (owner == nullptr || !writes_back(*owner)) {
@@ -145,6 +146,7 @@ nlohmann::json Hub::case_action(const nlohmann::json& req) {
         w.action = a.dump();
         if (auto r = store_->update_writeback(w); !r) return fail(r.error().message);
         queued.push_back({{"id", w.id}, {"adapter", w.adapter}, {"system", w.system}, {"record_id", w.record_id}});
+        owner->wb_check_at = 0;
     }
     EventRow ev;
     ev.case_id = case_id;
@@ -189,13 +191,21 @@ void Hub::dispatch_writebacks(std::int64_t now_mono) {
             else if (now_mono - a.wb_sent_at > kAnswerTimeoutMs) retry_writeback(a, "no answer within 60 s");
             continue;
         }
-        if (a.pid <= 0 || !a.welcomed || a.state != AdapterState::running) continue;
+        if (a.pid <= 0 || !a.welcomed || a.state != AdapterState::running || now < a.wb_check_at) continue;
         auto next = store_->next_writeback(a.cfg.id);
         if (!next) {
             spdlog::error("write-back queue of {}: {}", a.cfg.id, next.error().message);
+            a.wb_check_at = now + 1000;
             continue;
         }
-        if (!*next || (*next)->next_at > now) continue;
+        if (!*next) {
+            a.wb_check_at = std::numeric_limits<std::int64_t>::max();  // until something is queued
+            continue;
+        }
+        if ((*next)->next_at > now) {
+            a.wb_check_at = (*next)->next_at;
+            continue;
+        }
         a.wb_id = (*next)->id;
         a.wb_sent_at = now_mono;
         a.wb_session = a.session;
@@ -209,6 +219,7 @@ void Hub::retry_writeback(Adapter& a, const std::string& why) {
     a.wb_id = 0;
     if (!w || !*w) return;
     WritebackRow row = **w;
+    a.wb_check_at = 0;
     row.attempts += 1;
     row.last_error = why;
     row.updated_at = wall_ms();
@@ -234,6 +245,7 @@ void Hub::on_writeback_done(Adapter& a, const nlohmann::json& h) {
     if (status == CASEHUB_ERR_UNAVAILABLE) return retry_writeback(a, message);
     auto w = store_->writeback(id);
     a.wb_id = 0;
+    a.wb_check_at = 0;  // the next one may be due at once
     if (!w || !*w) return;
     WritebackRow row = **w;
     row.attempts += 1;

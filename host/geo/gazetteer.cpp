@@ -1,5 +1,6 @@
 #include "geo/gazetteer.hpp"
 
+#include <casehub/sdk/utf8.hpp>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -48,23 +49,7 @@ std::uint32_t first_code_point(std::string_view s) {
     return s.empty() ? 0 : decode(s, 0, &len);
 }
 
-void append_utf8(std::string& out, std::uint32_t cp) {
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-}
+void append_utf8(std::string& out, std::uint32_t cp) { sdk::utf8::append(out, static_cast<char32_t>(cp)); }
 
 // Full-width ASCII to ASCII, dashes to '-', whitespace dropped; segments end at , ; 。 and line
 // breaks (empty segments are dropped).

@@ -692,15 +692,23 @@ TEST_CASE("dcm runtime: bad cases are dead-lettered with masked bytes and the cu
     require_no_personal("log", all_logs(host), raw);
 }
 
+// Four hours of a slow world that began four hours ago: cases at every stage, each changing only
+// every few minutes, so a test can act on one before the centre moves it.
+static std::vector<std::string> slow_world_args(long long now_ms) {
+    const std::string four_hours_ago = std::to_string(now_ms - 4 * 3600 * 1000LL);
+    return {"--port", "0", "--world-rate", "1.25", "--count", "200", "--speed", "1", "--sim-start",
+            four_hours_ago, "--wall-start", four_hours_ago, "--p-return", "0", "--p-recheck", "0"};
+}
+
+static long long wall_now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 TEST_CASE("dcm runtime: write-back feedback 04 and 05 idempotent by requestid refusals are permanent", "[runtime]") {
     TempDir dir;
-    // Three hours of a slow world: cases at every stage, changing only every few minutes.
-    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch()).count();
-    const std::string four_hours_ago = std::to_string(now - 4 * 3600 * 1000LL);
-    Simulator sim("dcm", dir.path,
-                  {"--port", "0", "--world-rate", "1.25", "--count", "200", "--speed", "1", "--sim-start",
-                   four_hours_ago, "--wall-start", four_hours_ago, "--p-return", "0", "--p-recheck", "0"});
+    const auto now = wall_now_ms();
+    Simulator sim("dcm", dir.path, slow_world_args(now));
     casehub::sdk::FakeHost host(plugin());
     host.create(config_for(sim.port()));
     host.start();
@@ -886,13 +894,7 @@ TEST_CASE("dcm integration: casehub-plugin-check passes against the simulator", 
 
 TEST_CASE("dcm integration: a command-centre action on the case reaches the centre as feedback 04 then 05", "[integration]") {
     TempDir dir;
-    // Four hours of a slow world: cases at every stage, changing only every few minutes.
-    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch()).count();
-    const std::string four_hours_ago = std::to_string(now - 4 * 3600 * 1000LL);
-    Simulator sim("dcm", dir.path,
-                  {"--port", "0", "--world-rate", "1.25", "--count", "200", "--speed", "1", "--sim-start",
-                   four_hours_ago, "--wall-start", four_hours_ago, "--p-return", "0", "--p-recheck", "0"});
+    Simulator sim("dcm", dir.path, slow_world_args(wall_now_ms()));
     const std::string adapters = "[[adapters]]\nid = \"dcm\"\nplugin = \"dcm\"\n[adapters.config]\n"
                                  "base_url = \"http://127.0.0.1:" + std::to_string(sim.port()) + "\"\n"
                                  "app_id = \"casehub\"\ntoken = \"DCM-TOKEN-2026\"\n"

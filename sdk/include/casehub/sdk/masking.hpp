@@ -56,6 +56,8 @@
 #include <string_view>
 #include <vector>
 
+#include <casehub/sdk/utf8.hpp>
+
 namespace casehub::sdk::mask {
 
 namespace detail {
@@ -112,23 +114,7 @@ inline std::vector<CodePoint> decode(std::string_view s) {
     return out;
 }
 
-inline void append_utf8(std::string& out, char32_t cp) {
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-}
+inline void append_utf8(std::string& out, char32_t cp) { utf8::append(out, cp); }
 
 // Full-width ASCII forms (U+FF01–U+FF5E) and the ideographic space read as ASCII.
 constexpr char32_t fold(char32_t cp) noexcept {
