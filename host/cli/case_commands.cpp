@@ -5,7 +5,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
 #include <iostream>
+#include <pwd.h>
+#include <unistd.h>
 #include <memory>
 
 namespace casehub::cli {
@@ -48,6 +51,50 @@ int run_action(const std::string& config, const ActionOptions& o) {
     return 0;
 }
 
+struct OverrideOptions {
+    std::string case_id, other, record, by, note;
+    bool json = false;
+};
+
+std::string login_name() {
+    if (const char* u = std::getenv("USER"); u && *u) return u;
+    if (const passwd* pw = getpwuid(getuid()); pw && pw->pw_name) return pw->pw_name;
+    return "operator";
+}
+
+// merge / split: the hub does it (it is the store's only writer) and answers with the events.
+int run_override(const std::string& config, const std::string& cmd, const OverrideOptions& o) {
+    auto cfg = host::load_hub_config(config);
+    if (!cfg) return std::cerr << cfg.error().message << "\n", 2;
+    nlohmann::json req = {{"cmd", cmd}, {"case_id", o.case_id}, {"by", o.by.empty() ? login_name() : o.by},
+                          {"note", o.note}};
+    if (cmd == "case_merge") req["other"] = o.other;
+    else req["record"] = o.record;
+    auto reply = control_request(cfg->hub.control_endpoint, req, std::chrono::milliseconds(10000));
+    if (!reply) {
+        std::cerr << "casehubd is not answering on " << cfg->hub.control_endpoint << "\n";
+        return 3;
+    }
+    const auto& j = *reply;
+    const std::string verb = cmd == "case_merge" ? "merge" : "split";
+    if (!j.is_object() || j.contains("error")) {
+        std::cerr << "casehub cases " << verb << ": " << (j.is_object() ? j["error"].get<std::string>() : "bad reply") << "\n";
+        return j.is_object() && j.value("code", "") == "not_found" ? 1 : 2;
+    }
+    if (o.json) {
+        std::cout << j.dump() << "\n";
+        return 0;
+    }
+    if (cmd == "case_merge")
+        std::cout << "case " << o.other << " merged into " << j["case_id"].get<std::string>() << "\n";
+    else
+        std::cout << "record " << o.record << " split out of " << o.case_id << " into new case "
+                  << j["case_id"].get<std::string>() << "; the correlator will not join them again\n";
+    for (const auto& e : j["events"])
+        std::cout << "  event " << e["seq"] << " on " << e["case_id"].get<std::string>() << ": " << e["type"].get<std::string>() << "\n";
+    return 0;
+}
+
 }  // namespace
 
 void add_case_commands(CLI::App& app, const std::string& config_path, std::function<int()>& run) {
@@ -64,6 +111,24 @@ void add_case_commands(CLI::App& app, const std::string& config_path, std::funct
     a->add_option("--handler", o->handler, "officer in charge");
     a->add_flag("--json", o->json, "machine-readable output");
     a->callback([&run, &config_path, o] { run = [&config_path, o] { return run_action(config_path, *o); }; });
+
+    auto m = std::make_shared<OverrideOptions>();
+    auto* mc = cases->add_subcommand("merge", "merge case OTHER into CASE_ID (audited; an operator's decision stands)");
+    mc->add_option("case_id", m->case_id, "the case that stays")->required();
+    mc->add_option("other", m->other, "the case merged into it (keeps its history, points to CASE_ID)")->required();
+    mc->add_option("--by", m->by, "who decides (default: the login name)");
+    mc->add_option("--note", m->note, "why");
+    mc->add_flag("--json", m->json, "machine-readable output");
+    mc->callback([&run, &config_path, m] { run = [&config_path, m] { return run_override(config_path, "case_merge", *m); }; });
+
+    auto sp = std::make_shared<OverrideOptions>();
+    auto* sc = cases->add_subcommand("split", "move one record out of a case into a new case; never re-joined automatically");
+    sc->add_option("case_id", sp->case_id, "the case")->required();
+    sc->add_option("record", sp->record, "the record, as system:record_id (e.g. hotline12345:NJ20260309004512)")->required();
+    sc->add_option("--by", sp->by, "who decides (default: the login name)");
+    sc->add_option("--note", sp->note, "why");
+    sc->add_flag("--json", sp->json, "machine-readable output");
+    sc->callback([&run, &config_path, sp] { run = [&config_path, sp] { return run_override(config_path, "case_split", *sp); }; });
 }
 
 }  // namespace casehub::cli

@@ -333,6 +333,71 @@ int run_show(const std::string& config_path, const ShowOptions& s) {
     return kExitOk;
 }
 
+// ---- cases why ----------------------------------------------------------------------------
+// The correlation decisions and operator overrides that made the case what it is, from its
+// events (and from the events of the cases merged into it).
+
+int run_why(const std::string& config_path, const ShowOptions& s) {
+    auto l = load(config_path);
+    if (!l.cfg) return l.rc;
+    zmq::context_t ctx(1);
+    host::ReplayClient rc(ctx, l.cfg->hub.snapshot_endpoint);
+    std::vector<std::string> todo{s.case_id}, seen;
+    json out = json::array();
+    while (!todo.empty()) {
+        const std::string id = todo.back();
+        todo.pop_back();
+        if (std::find(seen.begin(), seen.end(), id) != seen.end()) continue;
+        seen.push_back(id);
+        std::uint64_t from = 0;
+        std::optional<host::CaseState> state;
+        std::vector<host::EventRow> events;
+        for (;;) {
+            auto page = rc.request({{"op", "case"}, {"case_id", id}, {"seq", from}}, std::chrono::milliseconds(s.timeout_ms));
+            if (!page) {
+                const bool not_found = page.error().message.find("not found") != std::string::npos;
+                std::cerr << "casehub cases why: " << page.error().message << "\n";
+                return not_found ? kExitIncomplete : kExitHub;
+            }
+            if (!state && !page->cases.empty()) state = std::move(page->cases.front());
+            for (auto& e : page->events) events.push_back(std::move(e));
+            if (!page->end.value("more", false)) break;
+            from = page->end.value("upto", from);
+        }
+        for (const auto& e : events) {
+            const json d = parse_doc(e.detail);
+            json line = {{"case_id", e.case_id}, {"seq", e.seq}, {"at", local_time(e.at)}, {"type", e.type}};
+            if (d.is_object() && d.contains("correlation")) {
+                line["record"] = d.value("record", "");
+                line["summary"] = d["correlation"].value("summary", "");
+                line["decision"] = d["correlation"];
+            } else if (d.is_object() && d.contains("override")) {
+                line["summary"] = d.value("summary", "");
+                line["decision"] = d;
+            } else {
+                continue;
+            }
+            out.push_back(std::move(line));
+            if (e.type == "merged" && d.contains("merged_from") && d["merged_from"].is_string())
+                todo.push_back(d["merged_from"].get<std::string>());
+        }
+    }
+    std::sort(out.begin(), out.end(), [](const json& a, const json& b) { return a["seq"] < b["seq"]; });
+    if (s.json) {
+        std::cout << out.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+        return kExitOk;
+    }
+    std::printf("why case %s is what it is (%zu decision%s)\n", s.case_id.c_str(), out.size(), out.size() == 1 ? "" : "s");
+    for (const auto& d : out) {
+        const std::string rec = d.value("record", "");
+        std::printf("  %8llu  %s  %-10s %s%s%s\n", static_cast<unsigned long long>(d["seq"].get<std::uint64_t>()),
+                    d["at"].get<std::string>().c_str(), d["type"].get<std::string>().c_str(),
+                    d["case_id"].get<std::string>() == s.case_id ? "" : ("[" + d["case_id"].get<std::string>() + "] ").c_str(),
+                    rec.empty() ? "" : (rec + ": ").c_str(), d["summary"].get<std::string>().c_str());
+    }
+    return kExitOk;
+}
+
 // ---- registration -------------------------------------------------------------------------
 
 class Commands final : public FeedCommands {
@@ -364,15 +429,20 @@ public:
         show_->add_option("case_id", show_opts_.case_id, "the case id, e.g. C20260309-000187")->required();
         show_->add_flag("--json", show_opts_.json, "machine-readable output");
         show_->add_option("--timeout-ms", show_opts_.timeout_ms, "how long to wait for casehubd")->capture_default_str();
+        why_ = cases->add_subcommand("why", "the correlation decisions and overrides behind a case, with their evidence");
+        why_->add_option("case_id", why_opts_.case_id, "the case id")->required();
+        why_->add_flag("--json", why_opts_.json, "machine-readable output");
+        why_->add_option("--timeout-ms", why_opts_.timeout_ms, "how long to wait for casehubd")->capture_default_str();
     }
 
-    bool parsed() const override { return tail_->parsed() || export_->parsed() || show_->parsed(); }
+    bool parsed() const override { return tail_->parsed() || export_->parsed() || show_->parsed() || why_->parsed(); }
 
     int run() const override {
         try {
             if (tail_->parsed()) return run_tail(config_, tail_opts_);
             if (export_->parsed()) return run_export(config_, export_opts_);
             if (show_->parsed()) return run_show(config_, show_opts_);
+            if (why_->parsed()) return run_why(config_, why_opts_);
         } catch (const zmq::error_t& e) {  // socket set-up only
             std::cerr << "casehub: " << e.what() << "\n";
             return kExitHub;
@@ -382,7 +452,8 @@ public:
 
 private:
     const std::string& config_;
-    CLI::App *tail_ = nullptr, *export_ = nullptr, *show_ = nullptr;
+    CLI::App *tail_ = nullptr, *export_ = nullptr, *show_ = nullptr, *why_ = nullptr;
+    ShowOptions why_opts_;
     TailOptions tail_opts_;
     ExportOptions export_opts_;
     ShowOptions show_opts_;

@@ -24,7 +24,12 @@ namespace {
 constexpr std::uintmax_t kMaxConfigBytes = 16u * 1024 * 1024;
 constexpr std::size_t kMaxIpcPath = 107;  // sizeof(sockaddr_un::sun_path) - 1 on Linux
 
-constexpr std::string_view kRootKeys[] = {"hub", "supervisor", "flow", "adapters"};
+constexpr std::string_view kRootKeys[] = {"hub", "supervisor", "flow", "correlation", "adapters"};
+constexpr std::string_view kCorrelationKeys[] = {
+    "enabled", "threshold", "max_distance_m", "min_radius_m", "max_gap_hours", "closed_grace_hours",
+    "max_candidates", "max_case_records", "prior", "distance_near", "distance_slope", "distance_far",
+    "full_time_minutes", "time_near", "time_at_3h", "time_at_24h", "time_far", "same_category",
+    "same_family", "compatible_family", "text_high", "address_none", "address_full", "stop_phrases"};
 constexpr std::string_view kHubKeys[] = {"data_dir",         "store",       "synchronous",
                                          "intake_endpoint",  "control_endpoint",
                                          "feed_endpoint",    "snapshot_endpoint",
@@ -271,6 +276,21 @@ public:
         if (v < lo || v > hi)
             return error(key, std::to_string(v) + " is out of range (" + std::to_string(lo) +
                                   " to " + std::to_string(hi) + ")");
+        out = v;
+        return std::nullopt;
+    }
+
+    // A number (integer or float) within [lo, hi].
+    MaybeError get_double(std::string_view key, double& out, double lo, double hi) const {
+        const toml::node* n = node(key);
+        if (!n) return std::nullopt;
+        double v = 0;
+        if (n->is_integer()) v = static_cast<double>(n->as_integer()->get());
+        else if (n->is_floating_point()) v = n->as_floating_point()->get();
+        else return error(key, std::string("expected a number, got ") + toml_kind(*n));
+        if (!(v >= lo && v <= hi))
+            return error(key, std::to_string(v) + " is out of range (" + std::to_string(lo) + " to " +
+                                  std::to_string(hi) + ")");
         out = v;
         return std::nullopt;
     }
@@ -564,6 +584,37 @@ MaybeError read_flow(const Section& s, const Section& supervisor, HubConfig& cfg
     return std::nullopt;
 }
 
+MaybeError read_correlation(const Section& s, HubConfig& cfg) {
+    if (auto e = s.only(kCorrelationKeys)) return e;
+    auto& c = cfg.correlation;
+    if (auto e = s.get_bool("enabled", c.enabled)) return e;
+    std::int64_t max_candidates = c.max_candidates, max_case_records = c.max_case_records;
+    if (auto e = s.get_int("max_candidates", max_candidates, 1, 100000)) return e;
+    if (auto e = s.get_int("max_case_records", max_case_records, 1, 100000)) return e;
+    c.max_candidates = static_cast<int>(max_candidates);
+    c.max_case_records = static_cast<int>(max_case_records);
+    const struct {
+        const char* key;
+        double* v;
+        double lo, hi;
+    } numbers[] = {
+        {"threshold", &c.threshold, -50, 50}, {"max_distance_m", &c.max_distance_m, 1, 100000},
+        {"min_radius_m", &c.min_radius_m, 0, 100000}, {"max_gap_hours", &c.max_gap_hours, 0.1, 24.0 * 365},
+        {"closed_grace_hours", &c.closed_grace_hours, 0, 24.0 * 365}, {"prior", &c.prior, -50, 50},
+        {"distance_near", &c.distance_near, -50, 50}, {"distance_slope", &c.distance_slope, 0, 50},
+        {"distance_far", &c.distance_far, -50, 50}, {"full_time_minutes", &c.full_time_minutes, 0, 179},
+        {"time_near", &c.time_near, -50, 50}, {"time_at_3h", &c.time_at_3h, -50, 50},
+        {"time_at_24h", &c.time_at_24h, -50, 50}, {"time_far", &c.time_far, -50, 50},
+        {"same_category", &c.same_category, -50, 50}, {"same_family", &c.same_family, -50, 50},
+        {"compatible_family", &c.compatible_family, -50, 50}, {"text_high", &c.text_high, -50, 50},
+        {"address_none", &c.address_none, -50, 50}, {"address_full", &c.address_full, -50, 50},
+    };
+    for (const auto& n : numbers)
+        if (auto e = s.get_double(n.key, *n.v, n.lo, n.hi)) return e;
+    if (auto e = s.get_string_list("stop_phrases", c.stop_phrases)) return e;
+    return std::nullopt;
+}
+
 bool valid_adapter_id(std::string_view s) {
     if (s.size() < 2 || s.size() > 32) return false;
     if (s[0] < 'a' || s[0] > 'z') return false;
@@ -648,6 +699,8 @@ Result<HubConfig> parse_hub_config(std::string_view text, const fs::path& file) 
     const toml::table* hub = nullptr;
     const toml::table* supervisor = nullptr;
     const toml::table* flow = nullptr;
+    const toml::table* correlation = nullptr;
+    if (auto e = root.get_table("correlation", correlation)) return *e;
     if (auto e = root.get_table("hub", hub)) return *e;
     if (auto e = root.get_table("supervisor", supervisor)) return *e;
     if (auto e = root.get_table("flow", flow)) return *e;
@@ -658,6 +711,7 @@ Result<HubConfig> parse_hub_config(std::string_view text, const fs::path& file) 
     if (auto e = read_hub(hub_s, cfg)) return *e;
     if (auto e = read_supervisor(sup_s, cfg)) return *e;
     if (auto e = read_flow(flow_s, sup_s, cfg)) return *e;
+    if (auto e = read_correlation(Section(ctx, correlation, "correlation"), cfg)) return *e;
     if (auto e = read_adapters(ctx, root, cfg)) return *e;
     return cfg;
 }

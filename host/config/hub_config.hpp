@@ -36,6 +36,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.hpp"
+#include "correlate/settings.hpp"
 
 namespace casehub::host {
 
@@ -94,6 +95,7 @@ struct HubConfig {
     HubSection hub;
     SupervisorSection supervisor;
     FlowSection flow;
+    correlate::Settings correlation = correlate::default_settings();  // [correlation]
     std::vector<AdapterConfig> adapters;    // in file order
 
     const AdapterConfig* find_adapter(std::string_view id) const;

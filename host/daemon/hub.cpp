@@ -75,7 +75,10 @@ Result<std::unique_ptr<Hub>> Hub::create(HubConfig cfg, std::filesystem::path ru
     if (!categories) return categories.error();
     auto locator = Locator::load(h->cfg_.hub.reference_dir);
     if (!locator) return locator.error();
-    h->pipeline_ = std::make_unique<Pipeline>(std::move(*categories), h->cfg_.hub.systems, std::move(*locator));
+    correlate::Settings corr = h->cfg_.correlation;
+    corr.compatible_families = categories->compatible_families();
+    h->pipeline_ = std::make_unique<Pipeline>(std::move(*categories), h->cfg_.hub.systems, std::move(*locator),
+                                              std::move(corr));
     auto counters = h->store_->counters();
     if (!counters) return counters.error();
 
@@ -560,6 +563,7 @@ void Hub::on_control() {
     else if (j["cmd"] == "replay_deadletters") reply = replay_dead_letters(j);
     else if (j["cmd"] == "case_action") reply = case_action(j);
     else if (j["cmd"] == "writebacks") reply = writebacks_json(j);
+    else if (j["cmd"] == "case_merge" || j["cmd"] == "case_split") reply = case_override(j);
     else if (j["cmd"] == "status") {
         try {
             reply = status_json();

@@ -104,6 +104,7 @@ private:
     // one queued write-back per source record whose adapter can apply it.
     nlohmann::json case_action(const nlohmann::json& request);
     nlohmann::json writebacks_json(const nlohmann::json& request);
+    nlohmann::json case_override(const nlohmann::json& request);  // case_merge | case_split
     void dispatch_writebacks(std::int64_t now);
     void on_writeback_done(Adapter& a, const nlohmann::json& header);
     void retry_writeback(Adapter& a, const std::string& why);

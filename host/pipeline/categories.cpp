@@ -24,6 +24,10 @@ Result<Categories> Categories::load(const std::filesystem::path& file) {
         ++i;
     }
     if (c.by_code_.empty()) return make_error(file.string() + ": no categories");
+    if (j.contains("compatible_families") && j["compatible_families"].is_array())
+        for (const auto& pair : j["compatible_families"])
+            if (pair.is_array() && pair.size() == 2 && pair[0].is_string() && pair[1].is_string())
+                c.compatible_.emplace_back(pair[0].get<std::string>(), pair[1].get<std::string>());
     return c;
 }
 

@@ -7,6 +7,8 @@
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace casehub::host {
 
@@ -19,10 +21,13 @@ public:
     static Result<Categories> load(const std::filesystem::path& file);
     const Category* find(std::string_view code) const;
     const std::set<std::string, std::less<>>& codes() const { return codes_; }
+    // Pairs of families whose records may report one incident (categories.json).
+    const std::vector<std::pair<std::string, std::string>>& compatible_families() const { return compatible_; }
 
 private:
     std::map<std::string, Category, std::less<>> by_code_;
     std::set<std::string, std::less<>> codes_;
+    std::vector<std::pair<std::string, std::string>> compatible_;
 };
 
 }  // namespace casehub::host

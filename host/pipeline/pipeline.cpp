@@ -1,5 +1,6 @@
 #include "pipeline/pipeline.hpp"
 
+#include "pipeline/compose.hpp"
 #include "pipeline/status_rules.hpp"
 
 #include <casehub/sdk/record_check.hpp>
@@ -63,8 +64,8 @@ const char* to_string(Outcome o) {
 }
 
 Pipeline::Pipeline(Categories categories, const std::vector<std::string>& systems,
-                   std::shared_ptr<const Locator> locator)
-    : categories_(std::move(categories)), locator_(std::move(locator)) {
+                   std::shared_ptr<const Locator> locator, correlate::Settings correlation)
+    : categories_(std::move(categories)), locator_(std::move(locator)), correlator_(std::move(correlation)) {
     for (const char* s : kBuiltins) systems_.insert(s);
     systems_.insert(systems.begin(), systems.end());
 }
@@ -126,76 +127,126 @@ Locator::Located simple_location(const json& rec) {
     return out;
 }
 
-json case_from_record(const json& rec, const Locator::Located& where, const Category& cat,
-                      std::string_view case_id, std::string_view created_at,
-                      std::string_view updated_at, std::uint64_t seq, const CaseStatus& st) {
-    const json& src = rec["source"];
-    const json null;
-    auto get = [&](const char* k) -> const json& {
-        auto it = rec.find(k);
-        return it == rec.end() ? null : *it;
-    };
-    const json& loc = where.location;
-    // Title: the record's, else "<category name_zh>：<address>".
-    const std::string address = loc["address"].is_string() ? loc["address"].get<std::string>() : "";
-    json title = get("title");
-    if (!title.is_string() || title.get<std::string>().empty())
-        title = address.empty() ? cat.name_zh : cat.name_zh + "：" + address;
 
-    json responsible = json::array();
-    if (get("responsible").is_array())
-        for (const auto& r : get("responsible")) {
-            json u = r;
-            u["system"] = src["system"];
-            responsible.push_back(std::move(u));
-        }
-    json times = get("times").is_object() ? get("times") : json::object();
-    for (const char* k : {"registered_at", "dispatched_at", "due_at", "resolved_at", "closed_at"})
-        if (!times.contains(k)) times[k] = nullptr;
-    // The hub stamps the moment a case enters resolved / closed when the source did not.
-    if (st.status == Status::resolved && times["resolved_at"].is_null()) times["resolved_at"] = times["updated_at"];
-    if (st.status == Status::closed && times["closed_at"].is_null()) times["closed_at"] = times["updated_at"];
+struct Pipeline::Loaded {
+    std::vector<json> records;
+    std::vector<Locator::Located> where;
+    std::vector<const Category*> cats;
+    std::vector<std::string> keys;  // system:record_id
 
-    auto arr = [&](const char* k) { return get(k).is_array() ? get(k) : json::array(); };
-    return {
-        {"schema", "casehub.case/1"},
-        {"case_id", case_id},
-        {"seq", seq},
-        {"created_at", created_at},
-        {"updated_at", updated_at},
-        {"kind", get("kind")},
-        {"appeal_type", get("appeal_type")},
-        {"channel", get("channel")},
-        {"category", get("category")},
-        {"title", title},
-        {"description", get("description")},
-        {"status", to_string(st.status)},
-        {"priority", get("priority").is_string() ? get("priority") : json(cat.default_priority)},
-        {"times", times},
-        {"location", loc},
-        // Routing rules come with the command centre; until then a placed case is the street's,
-        // and one outside the district or unplaced goes to the district level.
-        {"escalation_level", loc["street_code"].is_string() && !where.outside_district ? "street" : "district"},
-        {"reporter", get("reporter")},
-        {"parties", arr("parties")},
-        {"responsible", responsible},
-        {"tags", arr("tags")},
-        {"satisfaction", get("satisfaction")},
-        {"confidentiality", get("confidentiality")},
-        {"attachments", arr("attachments")},
-        {"links", arr("links")},
-        {"sources", json::array({{{"system", src["system"]},
-                                  {"record_id", src["record_id"]},
-                                  {"version", src["version"]},
-                                  {"raw_sha256", get("raw_sha256")},
-                                  {"status", get("status")},
-                                  {"status_native", get("status_native")},
-                                  {"received_at", src["received_at"]}}})},
-        {"merged_from", json::array()},
-        {"merged_into", nullptr},
-        {"closed_by", st.closed_by ? json(*st.closed_by) : json()},
-        {"reopen_count", st.reopen_count},
-    };
+    std::vector<Status> statuses() const {
+        std::vector<Status> out;
+        for (const auto& r : records) out.push_back(parse_status(r["status"].get<std::string>()).value_or(Status::new_));
+        return out;
+    }
+    std::vector<CaseMember> members() const {
+        std::vector<CaseMember> out;
+        for (std::size_t i = 0; i < records.size(); ++i) out.push_back({&records[i], &where[i], cats[i]});
+        return out;
+    }
+    void add(json rec, Locator::Located w, const Category* c) {
+        const json& src = rec["source"];
+        keys.push_back(src["system"].get<std::string>() + ":" + src["record_id"].get<std::string>());
+        records.push_back(std::move(rec));
+        where.push_back(std::move(w));
+        cats.push_back(c);
+    }
+    void remove(std::size_t i) {
+        records.erase(records.begin() + static_cast<std::ptrdiff_t>(i));
+        where.erase(where.begin() + static_cast<std::ptrdiff_t>(i));
+        cats.erase(cats.begin() + static_cast<std::ptrdiff_t>(i));
+        keys.erase(keys.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+    std::ptrdiff_t find(const std::string& key) const {
+        for (std::size_t i = 0; i < keys.size(); ++i)
+            if (keys[i] == key) return static_cast<std::ptrdiff_t>(i);
+        return -1;
+    }
+};
+
+Result<void> Pipeline::load_members(Store& store, std::string_view case_id, Loaded& out) const {
+    auto srcs = store.sources_of_case(case_id);
+    if (!srcs) return srcs.error();
+    for (const auto& s : *srcs) {
+        json rec = json::parse(s.doc, nullptr, false);
+        if (!rec.is_object()) return make_error("case " + std::string(case_id) + ": record " + s.system + ":" + s.record_id + " is unreadable in the store");
+        const Category* cat = categories_.find(rec["category"].value("code", ""));
+        if (!cat) cat = categories_.find("other.unclassified");
+        if (!cat) return make_error("categories: other.unclassified is missing");
+        Locator::Located w = locator_ ? locator_->locate(rec) : simple_location(rec);
+        out.add(std::move(rec), std::move(w), cat);
+    }
+    return {};
+}
+
+namespace {
+
+// The state kept on the case document that records do not carry.
+struct Kept {
+    std::string created_at;
+    std::int64_t created_ms = 0;
+    CaseStatus st;
+    json merged_from = json::array(), previous;
+};
+
+Result<std::optional<std::pair<CaseRow, Kept>>> load_case(Store& store, std::string_view case_id, std::int64_t now_ms) {
+    auto row = store.find_case(case_id);
+    if (!row) return row.error();
+    if (!*row) return std::optional<std::pair<CaseRow, Kept>>();
+    Kept k;
+    k.created_ms = (*row)->created_at;
+    k.previous = json::parse((*row)->doc, nullptr, false);
+    const json& old = k.previous;
+    k.created_at = sdk::format_rfc3339_beijing(now_ms, true);
+    if (old.is_object()) {
+        k.created_at = old.value("created_at", k.created_at);
+        k.st.status = parse_status(old.value("status", "new")).value_or(Status::new_);
+        if (old["closed_by"].is_string()) k.st.closed_by = old["closed_by"].get<std::string>();
+        k.st.reopen_count = old.value("reopen_count", 0);
+        if (old["merged_from"].is_array()) k.merged_from = old["merged_from"];
+    }
+    return std::optional<std::pair<CaseRow, Kept>>(std::make_pair(std::move(**row), std::move(k)));
+}
+
+std::string s_of(const json& v) { return v.is_string() ? v.get<std::string>() : std::string(); }
+
+}  // namespace
+
+Result<EventRow> Pipeline::write_case(Store& store, const std::string& case_id, const std::string& created_at,
+                                      std::int64_t created_ms, const CaseStatus& st, const json& merged_from,
+                                      const json& previous, const json& extra_links, Loaded& L, std::string type,
+                                      json detail, std::int64_t now_ms) {
+    ComposeInput cs;
+    cs.case_id = case_id;
+    cs.created_at = created_at;
+    cs.updated_at = sdk::format_rfc3339_beijing(now_ms, true);
+    cs.seq = store.head_seq() + 1;
+    cs.status = st;
+    cs.merged_from = merged_from;
+    cs.previous = previous;
+    cs.extra_links = extra_links;
+    const auto members = L.members();
+    json doc = compose_case(members, cs);
+    const json& loc = doc["location"];
+    const Category& cat = *members[primary_member(members)].category;
+    CaseRow row{case_id, to_string(st.status), s_of(loc["street_code"]), s_of(loc["community_code"]),
+                s_of(loc["grid_code"]), cat.code, cat.family, doc["priority"].get<std::string>(),
+                created_ms, now_ms, std::nullopt, doc.dump()};
+    row.ended_at = ended_at(doc, members);
+    EventRow ev;
+    ev.case_id = case_id;
+    ev.type = std::move(type);
+    ev.street_code = row.street_code;
+    ev.community_code = row.community_code;
+    ev.grid_code = row.grid_code;
+    ev.category_family = row.category_family;
+    ev.status = row.status;
+    ev.at = now_ms;
+    ev.detail = detail.dump();
+    ev.doc = row.doc;
+    if (auto r = store.append_event(ev); !r) return r.error();
+    if (auto r = store.put_case(row, ev.seq); !r) return r.error();
+    return ev;
 }
 
 Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::string_view bytes,
@@ -241,74 +292,236 @@ Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::str
         same_version_changed = c == 0;
     }
 
-    const std::string now = sdk::format_rfc3339_beijing(now_ms, true);
-    std::string case_id, created_at = now;
-    CaseStatus st;
-    std::string event_type = "created";
-    json detail = {{"record", system + ":" + record_id}, {"version", version}};
+    const std::string self = system + ":" + record_id;
+    Locator::Located where = locator_ ? locator_->locate(rec) : simple_location(rec);
+    json detail = {{"record", self}, {"version", version}};
+    if (!where.notes.empty()) detail["location"] = where.notes;
+
+    std::string case_id, type;
+    Kept k;
+    k.created_at = sdk::format_rfc3339_beijing(now_ms, true);
+    k.created_ms = now_ms;
+    Loaded L;
+    json extra_links = json::array();
+    auto open_case = [&](const std::string& id) -> Result<bool> {
+        auto c = load_case(store, id, now_ms);
+        if (!c) return c.error();
+        if (!*c) return false;
+        k = std::move((*c)->second);
+        if (auto r = load_members(store, id, L); !r) return r.error();
+        return true;
+    };
     if (*prior) {
         case_id = (*prior)->case_id;
-        auto doc = store.case_doc(case_id);
-        if (!doc) return doc.error();
-        json old = *doc ? json::parse(**doc, nullptr, false) : json();
-        if (old.is_object()) {
-            created_at = old.value("created_at", now);
-            st.status = parse_status(old.value("status", "new")).value_or(Status::new_);
-            if (old["closed_by"].is_string()) st.closed_by = old["closed_by"].get<std::string>();
-            st.reopen_count = old.value("reopen_count", 0);
-        }
-        const Status before = st.status;
+        auto opened = open_case(case_id);
+        if (!opened) return opened.error();
+        const auto at = L.find(self);
+        if (at >= 0) L.remove(static_cast<std::size_t>(at));
+        L.add(rec, where, cat);
+        const Status before = k.st.status;
         const auto p = parse_status((*prior)->status).value_or(Status::new_);
-        st = apply_source_change(st, p, x, {x});
+        k.st = apply_source_change(k.st, p, x, L.statuses());
         detail["move"] = to_string(classify(p, x));
         detail["source_status"] = {{"from", to_string(p)}, {"to", to_string(x)}};
-        if (st.status != before) {
-            event_type = "status_changed";
-            detail["status"] = {{"from", to_string(before)}, {"to", to_string(st.status)}};
+        if (k.st.status != before) {
+            type = "status_changed";
+            detail["status"] = {{"from", to_string(before)}, {"to", to_string(k.st.status)}};
         } else {
-            event_type = "updated";
+            type = "updated";
         }
         if (same_version_changed) detail["same_version_changed"] = true;
     } else {
-        auto id = store.next_case_id(day_of(now_ms));
-        if (!id) return id.error();
-        case_id = *id;
-        st = recompute({x}, 0);
+        const correlate::Profile profile = correlate::make_profile(rec, where.location, *cat, correlator_.settings());
+        auto decision = correlator_.decide(store, rec, profile);
+        if (!decision) return decision.error();
+        detail["correlation"] = decision->detail;
+        detail["correlation"]["summary"] = decision->summary;
+        bool joined = false;
+        if (decision->join) {
+            auto opened = open_case(*decision->join);
+            if (!opened) return opened.error();
+            joined = *opened;
+        }
+        if (joined) {
+            case_id = *decision->join;
+            L.add(rec, where, cat);
+            const Status before = k.st.status;
+            k.st = apply_source_change(k.st, std::nullopt, x, L.statuses());
+            type = "joined";
+            if (k.st.status != before) detail["status"] = {{"from", to_string(before)}, {"to", to_string(k.st.status)}};
+        } else {
+            auto id = store.next_case_id(day_of(now_ms));
+            if (!id) return id.error();
+            case_id = *id;
+            L.add(rec, where, cat);
+            k.st = recompute({x}, 0);
+            type = "created";
+            if (decision->related)
+                extra_links.push_back({{"system", decision->related->first}, {"record_id", decision->related->second},
+                                       {"relation", "related"}});
+        }
+        if (auto r = store.put_corr_record(correlate::index_row(profile, case_id, correlator_.settings())); !r)
+            return r.error();
+        if (rec.contains("links") && rec["links"].is_array())
+            for (const auto& l : rec["links"]) {
+                const std::string rel = l.value("relation", "");
+                if (rel != "duplicate_of" && rel != "transferred_from") continue;
+                if (auto r = store.add_record_link(l.value("system", "") + ":" + l.value("record_id", ""), self, rel); !r)
+                    return r.error();
+            }
     }
 
-    const std::uint64_t seq = store.head_seq() + 1;
-    const Locator::Located where = locator_ ? locator_->locate(rec) : simple_location(rec);
-    if (!where.notes.empty()) detail["location"] = where.notes;
-    json doc = case_from_record(rec, where, *cat, case_id, created_at, now, seq, st);
-    const json& loc = doc["location"];
-    auto s = [](const json& v) { return v.is_string() ? v.get<std::string>() : std::string(); };
-    CaseRow row{case_id, to_string(st.status), s(loc["street_code"]), s(loc["community_code"]),
-                s(loc["grid_code"]), cat->code, cat->family, doc["priority"].get<std::string>(),
-                0, now_ms, std::nullopt, doc.dump()};
-    row.created_at = sdk::parse_rfc3339_ms(created_at).value_or(now_ms);
-
-    EventRow ev;
-    ev.case_id = case_id;
-    ev.type = event_type;
-    ev.street_code = row.street_code;
-    ev.community_code = row.community_code;
-    ev.grid_code = row.grid_code;
-    ev.category_family = row.category_family;
-    ev.status = row.status;
-    ev.at = now_ms;
-    ev.detail = detail.dump();
-    ev.doc = row.doc;
-    if (auto r = store.append_event(ev); !r) return r.error();
-    if (auto r = store.put_case(row, ev.seq); !r) return r.error();
+    auto ev = write_case(store, case_id, k.created_at, k.created_ms, k.st, k.merged_from, k.previous, extra_links, L,
+                         type, std::move(detail), now_ms);
+    if (!ev) return ev.error();
     SourceRow sr{case_id, version, form_name(form), sha, rec["status"], rec["status_native"]};
     if (auto r = store.put_source(system, record_id, sr, adapter, bytes, now_ms); !r) return r.error();
-    events.push_back(std::move(ev));
+    events.push_back(std::move(*ev));
     ++counters.applied;
     if (same_version_changed) {
         ++counters.same_version_changed;
         return Outcome::same_version_changed;
     }
     return Outcome::applied;
+}
+
+Result<Pipeline::Override> Pipeline::merge(Store& store, std::string_view into, std::string_view absorbed,
+                                           std::string_view by, std::string_view note, std::int64_t now_ms,
+                                           std::vector<EventRow>& events) {
+    auto refuse = [](std::string code, std::string message, std::string field) {
+        return Override{OverrideError{std::move(code), std::move(message), std::move(field)}, {}};
+    };
+    if (into == absorbed) return refuse("invalid_argument", "cannot merge case " + std::string(into) + " into itself", "other");
+    auto a = load_case(store, into, now_ms);
+    if (!a) return a.error();
+    if (!*a) return refuse("not_found", "no case " + std::string(into), "case_id");
+    auto b = load_case(store, absorbed, now_ms);
+    if (!b) return b.error();
+    if (!*b) return refuse("not_found", "no case " + std::string(absorbed), "other");
+    if ((*a)->first.merged_into)
+        return refuse("conflict", "case " + std::string(into) + " was merged into " + *(*a)->first.merged_into, "case_id");
+    if ((*b)->first.merged_into)
+        return refuse("conflict", "case " + std::string(absorbed) + " was merged into " + *(*b)->first.merged_into, "other");
+
+    Loaded L, LB;
+    if (auto r = load_members(store, into, L); !r) return r.error();
+    if (auto r = load_members(store, absorbed, LB); !r) return r.error();
+    json moved = json::array();
+    for (std::size_t i = 0; i < LB.records.size(); ++i) {
+        const json& s = LB.records[i]["source"];
+        if (auto r = store.move_record(s["system"].get<std::string>(), s["record_id"].get<std::string>(), into); !r)
+            return r.error();
+        moved.push_back(LB.keys[i]);
+        L.add(std::move(LB.records[i]), std::move(LB.where[i]), LB.cats[i]);
+    }
+    Kept& ka = (*a)->second;
+    Kept& kb = (*b)->second;
+    const Status before = ka.st.status;
+    CaseStatus st = recompute(L.statuses(), ka.st.reopen_count + kb.st.reopen_count);
+    if (ka.st.closed_by == std::optional<std::string>("street") && st.status == Status::closed) st.closed_by = "street";
+    json merged_from = ka.merged_from;
+    merged_from.push_back(std::string(absorbed));
+    for (const auto& m : kb.merged_from) merged_from.push_back(m);
+    // What the hub added to the absorbed case (units it dispatched, related links) carries over.
+    json previous = ka.previous;
+    json extra = json::array();
+    if (kb.previous.is_object()) {
+        if (kb.previous["responsible"].is_array() && previous.is_object() && previous["responsible"].is_array())
+            for (const auto& u : kb.previous["responsible"])
+                if (u.value("system", "") == "hub") previous["responsible"].push_back(u);
+        if (kb.previous["links"].is_array())
+            for (const auto& l : kb.previous["links"])
+                if (l.value("relation", "") == "related") extra.push_back(l);
+    }
+    const std::string summary = "merged " + std::string(absorbed) + " into " + std::string(into) + " by " +
+                                std::string(by) + (note.empty() ? "" : ": " + std::string(note));
+    json detail = {{"override", "merge"}, {"merged_from", absorbed}, {"records", moved}, {"by", by}, {"note", note},
+                   {"summary", summary}};
+    if (st.status != before) detail["status"] = {{"from", to_string(before)}, {"to", to_string(st.status)}};
+    auto ev = write_case(store, std::string(into), ka.created_at, ka.created_ms, st, merged_from, previous, extra, L,
+                         "merged", detail, now_ms);
+    if (!ev) return ev.error();
+    events.push_back(std::move(*ev));
+
+    // The absorbed case keeps its last state, pointing at the survivor.
+    CaseRow row = (*b)->first;
+    json doc = kb.previous.is_object() ? kb.previous : json::object();
+    doc["merged_into"] = std::string(into);
+    doc["updated_at"] = sdk::format_rfc3339_beijing(now_ms, true);
+    doc["seq"] = store.head_seq() + 1;
+    row.merged_into = std::string(into);
+    row.updated_at = now_ms;
+    row.doc = doc.dump();
+    EventRow eb;
+    eb.case_id = row.case_id;
+    eb.type = "merged_into";
+    eb.street_code = row.street_code;
+    eb.community_code = row.community_code;
+    eb.grid_code = row.grid_code;
+    eb.category_family = row.category_family;
+    eb.status = row.status;
+    eb.at = now_ms;
+    eb.detail = json{{"override", "merge"}, {"merged_into", into}, {"records", moved}, {"by", by}, {"note", note},
+                     {"summary", summary}}.dump();
+    eb.doc = row.doc;
+    if (auto r = store.append_event(eb); !r) return r.error();
+    if (auto r = store.put_case(row, eb.seq); !r) return r.error();
+    events.push_back(std::move(eb));
+    return Override{std::nullopt, std::string(into)};
+}
+
+Result<Pipeline::Override> Pipeline::split(Store& store, std::string_view case_id, std::string_view system,
+                                           std::string_view record_id, std::string_view by, std::string_view note,
+                                           std::int64_t now_ms, std::vector<EventRow>& events) {
+    auto refuse = [](std::string code, std::string message, std::string field) {
+        return Override{OverrideError{std::move(code), std::move(message), std::move(field)}, {}};
+    };
+    auto c = load_case(store, case_id, now_ms);
+    if (!c) return c.error();
+    if (!*c) return refuse("not_found", "no case " + std::string(case_id), "case_id");
+    if ((*c)->first.merged_into)
+        return refuse("conflict", "case " + std::string(case_id) + " was merged into " + *(*c)->first.merged_into, "case_id");
+    Loaded L;
+    if (auto r = load_members(store, case_id, L); !r) return r.error();
+    const std::string self = std::string(system) + ":" + std::string(record_id);
+    const auto at = L.find(self);
+    if (at < 0) return refuse("not_found", "case " + std::string(case_id) + " has no record " + self, "record");
+    if (L.records.size() < 2)
+        return refuse("conflict", self + " is the only record of case " + std::string(case_id) + ": nothing to split from", "record");
+
+    auto id = store.next_case_id(day_of(now_ms));
+    if (!id) return id.error();
+    Loaded out;
+    out.add(std::move(L.records[static_cast<std::size_t>(at)]), std::move(L.where[static_cast<std::size_t>(at)]),
+            L.cats[static_cast<std::size_t>(at)]);
+    L.remove(static_cast<std::size_t>(at));
+    if (auto r = store.move_record(system, record_id, *id); !r) return r.error();
+    json apart = json::array();
+    for (const auto& other : L.keys) {
+        if (auto r = store.add_split_pair(self, other); !r) return r.error();
+        apart.push_back(other);
+    }
+    Kept& k = (*c)->second;
+    const Status before = k.st.status;
+    CaseStatus st = recompute(L.statuses(), k.st.reopen_count);
+    const std::string summary = "split " + self + " out of " + std::string(case_id) + " into " + *id + " by " +
+                                std::string(by) + (note.empty() ? "" : ": " + std::string(note));
+    json detail = {{"override", "split"}, {"record", self}, {"into", *id}, {"kept_apart_from", apart}, {"by", by},
+                   {"note", note}, {"summary", summary}};
+    if (st.status != before) detail["status"] = {{"from", to_string(before)}, {"to", to_string(st.status)}};
+    auto ev = write_case(store, std::string(case_id), k.created_at, k.created_ms, st, k.merged_from, k.previous,
+                         json::array(), L, "split", detail, now_ms);
+    if (!ev) return ev.error();
+    events.push_back(std::move(*ev));
+
+    const Status x = parse_status(out.records[0]["status"].get<std::string>()).value_or(Status::new_);
+    json nd = {{"override", "split"}, {"record", self}, {"split_from", case_id}, {"kept_apart_from", apart},
+               {"by", by}, {"note", note}, {"summary", summary}};
+    auto ev2 = write_case(store, *id, sdk::format_rfc3339_beijing(now_ms, true), now_ms, recompute({x}, 0),
+                          json::array(), json(), json::array(), out, "created", nd, now_ms);
+    if (!ev2) return ev2.error();
+    events.push_back(std::move(*ev2));
+    return Override{std::nullopt, *id};
 }
 
 }  // namespace casehub::host

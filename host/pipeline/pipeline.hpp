@@ -1,18 +1,23 @@
-// The case pipeline: validate → version check (§2.4) → build or update the case → event.
+// The case pipeline: validate → version check (§2.4) → locate → correlate (a record the hub has
+// not seen joins an open case or opens one) → compose the case from its records (§3.2) → event.
 //
-// Runs inside the store transaction of a group commit, so records, cases, events, dead letters
-// and cursors land together or not at all. Until correlation lands, each source record is its
-// own case; the case keeps sources[] / merged_from / merged_into so several records per case
-// need no migration.
+// Runs inside the store transaction of a group commit, so records, cases, events, dead letters,
+// the correlation index and cursors land together or not at all. A record is correlated once,
+// on its first version; later versions update the case it is in. Operators move records between
+// cases with merge() and split(); both are audited events, and a split pair is never joined
+// again automatically.
 #pragma once
 
 #include "common/result.hpp"
+#include "correlate/correlator.hpp"
 #include "pipeline/categories.hpp"
 #include "pipeline/locator.hpp"
+#include "pipeline/status_rules.hpp"
 #include "store/store.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -29,7 +34,8 @@ public:
     // `locator` may be null: then only WGS-84/CGCS2000 coordinates and a source grid code's
     // prefix locate a case (tests that do not need the district's geography).
     Pipeline(Categories categories, const std::vector<std::string>& systems,
-             std::shared_ptr<const Locator> locator = nullptr);
+             std::shared_ptr<const Locator> locator = nullptr,
+             correlate::Settings correlation = correlate::default_settings());
 
     // Applies one record emitted by `adapter` (its batch reaching `cursor`). Appends the
     // events it caused to `events`; tallies `counters`. Errors are store failures only: a bad
@@ -41,7 +47,35 @@ public:
                           std::string_view cursor, std::int64_t now_ms, std::vector<EventRow>& events,
                           Counters& counters, std::string* fault_out = nullptr);
 
+    // Operator overrides (case-model §3.2, rule 8). `by` and `note` are written on the events.
+    // Input errors (unknown case, a record not in the case...) come back as errors whose
+    // message names what is wrong; nothing is written then.
+    struct OverrideError {
+        std::string code, message, field;  // code: not_found | conflict | invalid_argument
+    };
+    struct Override {
+        std::optional<OverrideError> refused;
+        std::string case_id;  // merge: the surviving case; split: the new case
+    };
+    // Moves every record of `absorbed` into `into`; `absorbed` keeps its last state with
+    // merged_into set.
+    Result<Override> merge(Store& store, std::string_view into, std::string_view absorbed, std::string_view by,
+                           std::string_view note, std::int64_t now_ms, std::vector<EventRow>& events);
+    // Moves one record out of `case_id` into a new case.
+    Result<Override> split(Store& store, std::string_view case_id, std::string_view system,
+                           std::string_view record_id, std::string_view by, std::string_view note,
+                           std::int64_t now_ms, std::vector<EventRow>& events);
+
+    const correlate::Correlator& correlator() const { return correlator_; }
+
+    struct Loaded;  // a case's records, parsed and located (internal)
+
 private:
+    Result<void> load_members(Store& store, std::string_view case_id, Loaded& out) const;
+    Result<EventRow> write_case(Store& store, const std::string& case_id, const std::string& created_at,
+                                std::int64_t created_ms, const CaseStatus& st, const nlohmann::json& merged_from,
+                                const nlohmann::json& previous, const nlohmann::json& extra_links, Loaded& members,
+                                std::string type, nlohmann::json detail, std::int64_t now_ms);
     Result<Outcome> dead_letter(Store& store, std::string_view adapter, std::string_view cursor,
                                 std::int64_t now_ms, std::string reason, std::string path,
                                 std::string detail, std::string doc, Counters& counters,
@@ -50,16 +84,10 @@ private:
     Categories categories_;
     std::shared_ptr<const Locator> locator_;
     std::set<std::string, std::less<>> systems_;
+    correlate::Correlator correlator_;
 };
 
 // Location without the district's geography (see Pipeline's constructor).
 Locator::Located simple_location(const nlohmann::json& record);
-
-// The casehub.case/1 document of a case made of one record (§3.1, §3.2), located at `where`.
-nlohmann::json case_from_record(const nlohmann::json& record, const Locator::Located& where,
-                                const Category& category,
-                                std::string_view case_id, std::string_view created_at,
-                                std::string_view updated_at, std::uint64_t seq,
-                                const struct CaseStatus& status);
 
 }  // namespace casehub::host

@@ -4,7 +4,7 @@ namespace casehub::host {
 
 namespace {
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;  // 3: correlation (ended_at, corr_*, record_links, split_pairs)
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS cases (
     street_code TEXT NOT NULL, community_code TEXT NOT NULL, grid_code TEXT NOT NULL,
     category_code TEXT NOT NULL, category_family TEXT NOT NULL, priority TEXT NOT NULL,
     created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, merged_into TEXT,
-    doc BLOB NOT NULL);
+    doc BLOB NOT NULL, ended_at INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS cases_street_status ON cases(street_code, status);
 CREATE INDEX IF NOT EXISTS cases_status ON cases(status);
 CREATE INDEX IF NOT EXISTS cases_seq ON cases(seq);
@@ -61,6 +61,21 @@ CREATE TABLE IF NOT EXISTS writebacks (
     created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS writebacks_queue ON writebacks(adapter, state, id);
 CREATE INDEX IF NOT EXISTS writebacks_case ON writebacks(case_id, id);
+-- Correlation: each correlated record's profile, in a spatial-temporal R*Tree (x, y metres on
+-- the district's plane, widened by the record's precision; t minutes since 2000).
+CREATE TABLE IF NOT EXISTS corr_records (
+    id INTEGER PRIMARY KEY, system TEXT NOT NULL, record_id TEXT NOT NULL, case_id TEXT NOT NULL,
+    located INTEGER NOT NULL, lon REAL NOT NULL, lat REAL NOT NULL, precision_m INTEGER NOT NULL,
+    reported_at INTEGER NOT NULL, category TEXT NOT NULL, family TEXT NOT NULL,
+    text BLOB NOT NULL, address BLOB NOT NULL, UNIQUE (system, record_id));
+CREATE INDEX IF NOT EXISTS corr_records_case ON corr_records(case_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS corr_rtree USING rtree_i32(id, x0, x1, y0, y1, t0, t1);
+-- links[] of records (duplicate_of, transferred_from) by the record they name, so that a record
+-- arriving after one that names it finds it.
+CREATE TABLE IF NOT EXISTS record_links (
+    target TEXT NOT NULL, source TEXT NOT NULL, relation TEXT NOT NULL, PRIMARY KEY (target, source)) WITHOUT ROWID;
+-- Pairs of records an operator split apart: never joined again automatically.
+CREATE TABLE IF NOT EXISTS split_pairs (a TEXT NOT NULL, b TEXT NOT NULL, PRIMARY KEY (a, b)) WITHOUT ROWID;
 )sql";
 
 void bind(sqlite3_stmt* st, int i, std::string_view v) {
@@ -118,12 +133,29 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path, Sy
                                              : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
     if (auto r = s->exec(pragmas); !r) return r.error();
     if (auto r = s->exec("PRAGMA wal_autocheckpoint=1000;"); !r) return r.error();
+    if (auto r = s->migrate(); !r) return make_error("cannot migrate the store: " + r.error().message);
     if (auto r = s->exec(kSchema); !r) return make_error("cannot create schema: " + r.error().message);
     std::string v = "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '" +
                     std::to_string(kSchemaVersion) + "')";
     if (auto r = s->exec(v.c_str()); !r) return r.error();
     if (auto r = s->load_heads(); !r) return r.error();
     return s;
+}
+
+// Schema 2 → 3: cases gained ended_at (the rest is new tables, created by kSchema).
+Result<void> Store::migrate() {
+    sqlite3_stmt* st = stmt("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='cases'");
+    if (!st || sqlite3_step(st) != SQLITE_ROW) return make_error(last_error());
+    const bool has_cases = sqlite3_column_int(st, 0) > 0;
+    sqlite3_reset(st);
+    if (!has_cases) return {};
+    st = stmt("SELECT count(*) FROM pragma_table_info('cases') WHERE name='ended_at'");
+    if (!st || sqlite3_step(st) != SQLITE_ROW) return make_error(last_error());
+    const bool has_ended = sqlite3_column_int(st, 0) > 0;
+    sqlite3_reset(st);
+    if (has_ended) return {};
+    return exec("ALTER TABLE cases ADD COLUMN ended_at INTEGER NOT NULL DEFAULT 0;"
+                "UPDATE meta SET value='3' WHERE key='schema_version';");
 }
 
 Result<void> Store::load_heads() {
@@ -306,8 +338,8 @@ Result<void> Store::put_source(std::string_view system, std::string_view record_
 Result<void> Store::put_case(const CaseRow& c, std::uint64_t seq) {
     sqlite3_stmt* st = stmt(
         "INSERT OR REPLACE INTO cases(case_id, seq, status, street_code, community_code, grid_code,"
-        " category_code, category_family, priority, created_at, updated_at, merged_into, doc)"
-        " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        " category_code, category_family, priority, created_at, updated_at, merged_into, doc, ended_at)"
+        " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     bind(st, 1, c.case_id);
     sqlite3_bind_int64(st, 2, static_cast<std::int64_t>(seq));
     bind(st, 3, c.status);
@@ -321,6 +353,7 @@ Result<void> Store::put_case(const CaseRow& c, std::uint64_t seq) {
     sqlite3_bind_int64(st, 11, c.updated_at);
     if (c.merged_into) bind(st, 12, *c.merged_into);
     bind_blob(st, 13, c.doc);
+    sqlite3_bind_int64(st, 14, c.ended_at);
     CASEHUB_STEP(st, "writing case");
     return {};
 }
@@ -385,7 +418,7 @@ Result<std::int64_t> Store::add_dead_letter(const DeadLetterRow& d) {
 
 Result<std::optional<CaseRow>> Store::find_case(std::string_view case_id) {
     sqlite3_stmt* st = stmt("SELECT case_id, status, street_code, community_code, grid_code, category_code,"
-                            " category_family, priority, created_at, updated_at, merged_into, doc"
+                            " category_family, priority, created_at, updated_at, merged_into, doc, ended_at"
                             " FROM cases WHERE case_id=?");
     bind(st, 1, case_id);
     std::optional<CaseRow> out;
@@ -394,6 +427,7 @@ Result<std::optional<CaseRow>> Store::find_case(std::string_view case_id) {
         CaseRow c{col(st, 0), col(st, 1), col(st, 2), col(st, 3), col(st, 4), col(st, 5), col(st, 6),
                   col(st, 7), sqlite3_column_int64(st, 8), sqlite3_column_int64(st, 9), std::nullopt, col(st, 11)};
         if (sqlite3_column_type(st, 10) != SQLITE_NULL) c.merged_into = col(st, 10);
+        c.ended_at = sqlite3_column_int64(st, 12);
         out = std::move(c);
     }
     sqlite3_reset(st);
@@ -411,6 +445,148 @@ Result<std::vector<CaseSource>> Store::sources_of_case(std::string_view case_id)
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) return make_error(last_error());
     return out;
+}
+
+Result<void> Store::put_corr_record(const CorrRecordRow& r) {
+    sqlite3_stmt* st = stmt(
+        "INSERT INTO corr_records(system, record_id, case_id, located, lon, lat, precision_m, reported_at,"
+        " category, family, text, address) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)"
+        " ON CONFLICT(system, record_id) DO UPDATE SET case_id=excluded.case_id RETURNING id");
+    bind(st, 1, r.system);
+    bind(st, 2, r.record_id);
+    bind(st, 3, r.case_id);
+    sqlite3_bind_int(st, 4, r.located ? 1 : 0);
+    sqlite3_bind_double(st, 5, r.lon);
+    sqlite3_bind_double(st, 6, r.lat);
+    sqlite3_bind_int(st, 7, r.precision_m);
+    sqlite3_bind_int64(st, 8, r.reported_ms);
+    bind(st, 9, r.category);
+    bind(st, 10, r.family);
+    bind_blob(st, 11, r.text);
+    bind_blob(st, 12, r.address);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        auto e = make_error("writing correlation profile: " + last_error());
+        sqlite3_reset(st);
+        return e;
+    }
+    const std::int64_t id = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (!r.located) return {};
+    st = stmt("INSERT OR REPLACE INTO corr_rtree(id, x0, x1, y0, y1, t0, t1) VALUES(?,?,?,?,?,?,?)");
+    sqlite3_bind_int64(st, 1, id);
+    const std::int32_t b[6] = {r.box.x0, r.box.x1, r.box.y0, r.box.y1, r.box.t0, r.box.t1};
+    for (int k = 0; k < 6; ++k) sqlite3_bind_int(st, 2 + k, b[k]);
+    CASEHUB_STEP(st, "indexing correlation profile");
+    return {};
+}
+
+Result<std::vector<CorrRecordRow>> Store::corr_candidates(const CorrBox& q, int limit) {
+    sqlite3_stmt* st = stmt(
+        "SELECT p.system, p.record_id, p.case_id, p.located, p.lon, p.lat, p.precision_m, p.reported_at,"
+        " p.category, p.family, p.text, p.address, c.status, c.ended_at, r.t0, r.t1"
+        " FROM corr_rtree r JOIN corr_records p ON p.id = r.id JOIN cases c ON c.case_id = p.case_id"
+        " WHERE r.x0 <= ?2 AND r.x1 >= ?1 AND r.y0 <= ?4 AND r.y1 >= ?3 AND r.t0 <= ?6 AND r.t1 >= ?5"
+        " AND c.merged_into IS NULL LIMIT ?7");
+    const std::int32_t b[6] = {q.x0, q.x1, q.y0, q.y1, q.t0, q.t1};
+    for (int k = 0; k < 6; ++k) sqlite3_bind_int(st, 1 + k, b[k]);
+    sqlite3_bind_int(st, 7, limit);
+    std::vector<CorrRecordRow> out;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        CorrRecordRow r;
+        r.system = col(st, 0);
+        r.record_id = col(st, 1);
+        r.case_id = col(st, 2);
+        r.located = sqlite3_column_int(st, 3) != 0;
+        r.lon = sqlite3_column_double(st, 4);
+        r.lat = sqlite3_column_double(st, 5);
+        r.precision_m = sqlite3_column_int(st, 6);
+        r.reported_ms = sqlite3_column_int64(st, 7);
+        r.category = col(st, 8);
+        r.family = col(st, 9);
+        r.text = col(st, 10);
+        r.address = col(st, 11);
+        r.case_status = col(st, 12);
+        r.case_ended_ms = sqlite3_column_int64(st, 13);
+        r.date_only = sqlite3_column_int(st, 15) > sqlite3_column_int(st, 14);
+        out.push_back(std::move(r));
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return make_error("searching the correlation index: " + last_error());
+    return out;
+}
+
+Result<void> Store::add_record_link(std::string_view target, std::string_view source, std::string_view relation) {
+    sqlite3_stmt* st = stmt("INSERT OR IGNORE INTO record_links(target, source, relation) VALUES(?,?,?)");
+    bind(st, 1, target);
+    bind(st, 2, source);
+    bind(st, 3, relation);
+    CASEHUB_STEP(st, "writing record link");
+    return {};
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> Store::records_linking_to(std::string_view target) {
+    sqlite3_stmt* st = stmt("SELECT source, relation FROM record_links WHERE target=?");
+    bind(st, 1, target);
+    std::vector<std::pair<std::string, std::string>> out;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.emplace_back(col(st, 0), col(st, 1));
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return make_error(last_error());
+    return out;
+}
+
+Result<void> Store::add_split_pair(std::string_view a, std::string_view b) {
+    for (int k = 0; k < 2; ++k) {
+        sqlite3_stmt* st = stmt("INSERT OR IGNORE INTO split_pairs(a, b) VALUES(?,?)");
+        bind(st, 1, k ? b : a);
+        bind(st, 2, k ? a : b);
+        CASEHUB_STEP(st, "writing split pair");
+    }
+    return {};
+}
+
+Result<bool> Store::split_pair(std::string_view a, std::string_view b) {
+    sqlite3_stmt* st = stmt("SELECT 1 FROM split_pairs WHERE a=? AND b=?");
+    bind(st, 1, a);
+    bind(st, 2, b);
+    const int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return make_error(last_error());
+    return rc == SQLITE_ROW;
+}
+
+Result<int> Store::corr_records_in_case(std::string_view case_id) {
+    sqlite3_stmt* st = stmt("SELECT count(*) FROM corr_records WHERE case_id=?");
+    bind(st, 1, case_id);
+    const int rc = sqlite3_step(st);
+    const int n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW) return make_error(last_error());
+    return n;
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> Store::record_keys_of_case(std::string_view case_id) {
+    sqlite3_stmt* st = stmt("SELECT system, record_id FROM source_records WHERE case_id=? ORDER BY received_at, system, record_id");
+    bind(st, 1, case_id);
+    std::vector<std::pair<std::string, std::string>> out;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.emplace_back(col(st, 0), col(st, 1));
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return make_error(last_error());
+    return out;
+}
+
+Result<void> Store::move_record(std::string_view system, std::string_view record_id, std::string_view case_id) {
+    for (const char* sql : {"UPDATE source_records SET case_id=?3 WHERE system=?1 AND record_id=?2",
+                            "UPDATE corr_records SET case_id=?3 WHERE system=?1 AND record_id=?2"}) {
+        sqlite3_stmt* st = stmt(sql);
+        bind(st, 1, system);
+        bind(st, 2, record_id);
+        bind(st, 3, case_id);
+        CASEHUB_STEP(st, "moving a record to another case");
+    }
+    return {};
 }
 
 namespace {

@@ -34,6 +34,7 @@ struct CaseRow {
     std::int64_t created_at = 0, updated_at = 0;
     std::optional<std::string> merged_into;
     std::string doc;
+    std::int64_t ended_at = 0;  // unix ms the case became closed/rejected/cancelled (source time); 0 while active
 };
 
 struct DeadLetterRow {
@@ -61,6 +62,26 @@ struct WritebackRow {
 // One source record of a case, with the adapter that emitted it.
 struct CaseSource {
     std::string system, record_id, adapter, doc;
+};
+
+// The correlation index: one row per correlated record (its first version), with its place in
+// the R*Tree. Box: x/y in metres on the district's local plane, t in minutes since 2000.
+struct CorrBox {
+    std::int32_t x0 = 0, x1 = 0, y0 = 0, y1 = 0, t0 = 0, t1 = 0;
+};
+struct CorrRecordRow {
+    std::string system, record_id, case_id;
+    bool located = false;
+    double lon = 0, lat = 0;
+    int precision_m = 0;
+    std::int64_t reported_ms = 0;
+    bool date_only = false;     // the R*Tree box spans the day (t1 = t0 + 1440)
+    std::string category, family;
+    std::string text, address;  // correlate::Signature bytes
+    CorrBox box;                // ignored when !located (not in the R*Tree)
+    // Read back only: the case's state.
+    std::string case_status;
+    std::int64_t case_ended_ms = 0;
 };
 
 struct Counters {
@@ -99,6 +120,16 @@ public:
     Result<std::optional<WritebackRow>> next_writeback(std::string_view adapter);
     Result<std::optional<WritebackRow>> writeback(std::int64_t id);
     Result<std::vector<WritebackRow>> writebacks_of_case(std::string_view case_id);
+    // -- correlation (see correlate/correlator.hpp)
+    // Records whose box intersects `q`, with their case's status; at most `limit`.
+    Result<std::vector<CorrRecordRow>> corr_candidates(const CorrBox& q, int limit);
+    // "system:record_id" of the records whose links[] name `target` ("system:record_id"), and
+    // the relation.
+    Result<std::vector<std::pair<std::string, std::string>>> records_linking_to(std::string_view target);
+    Result<bool> split_pair(std::string_view a, std::string_view b);
+    Result<int> corr_records_in_case(std::string_view case_id);
+    // Records of a case (source_records), in order of arrival.
+    Result<std::vector<std::pair<std::string, std::string>>> record_keys_of_case(std::string_view case_id);
     std::uint64_t head_seq() const { return last_seq_; }
     const std::map<std::string, std::uint64_t>& street_heads() const { return street_last_; }
 
@@ -111,6 +142,11 @@ public:
     Result<void> append_event(EventRow& e);
     // "C" + day + "-" + 6-digit daily serial; day is YYYYMMDD in +08:00.
     Result<std::string> next_case_id(std::string_view day);
+    Result<void> put_corr_record(const CorrRecordRow& r);
+    Result<void> add_record_link(std::string_view target, std::string_view source, std::string_view relation);
+    Result<void> add_split_pair(std::string_view a, std::string_view b);  // both orders
+    // Moves one record (source_records and the correlation index) to another case.
+    Result<void> move_record(std::string_view system, std::string_view record_id, std::string_view case_id);
     Result<std::int64_t> add_dead_letter(const DeadLetterRow& d);
     Result<std::int64_t> add_writeback(const WritebackRow& w);
     // Outside a transaction too: each delivery outcome is its own small commit.
@@ -127,6 +163,7 @@ private:
     Store() = default;
     Result<void> exec(const char* sql);
     Result<void> load_heads();
+    Result<void> migrate();
     std::string last_error() const;
     Result<std::optional<WritebackRow>> one_writeback(sqlite3_stmt* st);  // steps a prepared query
     sqlite3_stmt* stmt(const char* sql);

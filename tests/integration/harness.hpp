@@ -131,9 +131,14 @@ private:
     zmq::context_t ctx_{1};
 };
 
+// The test plugin's records are near-identical (same category, grid and time, text differing by
+// a number): tests of the hub's mechanics that count one case per record turn correlation off.
+inline const std::string kNoCorrelation = "[correlation]\nenabled = false\n";
+
 // A TOML config for tests: fast supervisor timings (overridable by `supervisor_extra`);
-// adapters appended by the caller.
-inline std::string hub_toml(const std::string& supervisor_extra = "", const std::string& adapters = "") {
+// adapters appended by the caller; `extra` sections before them.
+inline std::string hub_toml(const std::string& supervisor_extra = "", const std::string& adapters = "",
+                            const std::string& extra = "") {
     std::string sup = supervisor_extra;
     for (const char* kv : {"heartbeat_ms = 200", "hang_timeout_ms = 2000", "stop_timeout_ms = 3000"}) {
         std::string key(kv, std::string_view(kv).find(' '));
@@ -142,8 +147,11 @@ inline std::string hub_toml(const std::string& supervisor_extra = "", const std:
     return "[hub]\ndata_dir = \"var\"\nplugin_path = [\"" + std::string(CASEHUB_TEST_PLUGIN_DIR) +
            "\", \"" + std::string(CASEHUB_PLUGIN_DIR) + "\"]\nlog_level = \"info\"\nreference_dir = \"" + std::string(CASEHUB_SOURCE_DIR) +
            "/config/qinhuai\"\nsystems = [\"seq\", \"hello\"]\n[supervisor]\n" + sup +
-           "\n[flow]\ncommit_max_delay_ms = 10\n" + adapters;
+           "\n[flow]\ncommit_max_delay_ms = 10\n" + extra + adapters;
 }
+
+// hub_toml for the seq test plugin with correlation off (see kNoCorrelation).
+inline std::string hub_toml_uncorrelated(const std::string& adapters) { return hub_toml("", adapters, kNoCorrelation); }
 
 // One-shot SQL query returning the first column of every row as text.
 inline std::vector<std::string> query(const fs::path& db, const std::string& sql) {

@@ -97,7 +97,7 @@ TEST_CASE("a consumer from seq 0 ends with the same case states as export while 
           "[integration]") {
     TempDir dir;
     zmq::context_t ctx(1);
-    Hub hub(dir.path, hub_toml("", seq_adapter("count = 1500\nrate_per_second = 300\nmix = true")));
+    Hub hub(dir.path, hub_toml_uncorrelated(seq_adapter("count = 1500\nrate_per_second = 300\nmix = true")));
     hub.start();
     Consumer consumer(ctx, options(dir.path, 0));
     for (int round = 0; round < 2; ++round) {
@@ -137,7 +137,7 @@ TEST_CASE("a consumer that stops reading for 30 s recovers by replay and does no
     TempDir dir;
     zmq::context_t ctx(1);
     // A small per-subscriber queue at the hub: the sleeping consumer must overflow it.
-    auto toml = hub_toml("", seq_adapter("count = 7000\nrate_per_second = 200\nbatch_size = 10"));
+    auto toml = hub_toml_uncorrelated(seq_adapter("count = 7000\nrate_per_second = 200\nbatch_size = 10"));
     toml.replace(toml.find("[hub]\n"), 6, "[hub]\nfeed_hwm = 500\n");
     Hub hub(dir.path, toml);
     hub.start();
@@ -173,7 +173,7 @@ TEST_CASE("a consumer that stops reading for 30 s recovers by replay and does no
 TEST_CASE("a street command center receives every event of its street and none of another", "[integration]") {
     TempDir dir;
     zmq::context_t ctx(1);
-    Hub hub(dir.path, hub_toml("", seq_adapter("count = 600\nrate_per_second = 600")));
+    Hub hub(dir.path, hub_toml_uncorrelated(seq_adapter("count = 600\nrate_per_second = 600")));
     hub.start();
     auto o = options(dir.path, 0);
     o.filter.street = "320104009";

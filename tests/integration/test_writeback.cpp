@@ -32,7 +32,7 @@ std::string case_of(const fs::path& db, const std::string& record_id) {
 TEST_CASE("an action is written back to the record's adapter, retried while the source is busy", "[integration]") {
     TempDir dir;
     const auto log = dir.path / "writebacks.jsonl";
-    Hub hub(dir.path, hub_toml("", seq_adapter("count = 3\nwriteback_log = \"" + log.string() +
+    Hub hub(dir.path, hub_toml_uncorrelated(seq_adapter("count = 3\nwriteback_log = \"" + log.string() +
                                                "\"\nwriteback_unavailable = 2\nwriteback_refuse = \"return\"")));
     hub.start();
     REQUIRE(wait_until([&] { return query_int(hub.db(), "SELECT count(*) FROM source_records") == 3; }, 20s));
@@ -93,7 +93,7 @@ TEST_CASE("an action is written back to the record's adapter, retried while the 
 TEST_CASE("a queued write-back survives a hub crash and is delivered once after restart", "[integration]") {
     TempDir dir;
     const auto log = dir.path / "writebacks.jsonl";
-    Hub hub(dir.path, hub_toml("", seq_adapter("count = 2\nwriteback_log = \"" + log.string() +
+    Hub hub(dir.path, hub_toml_uncorrelated(seq_adapter("count = 2\nwriteback_log = \"" + log.string() +
                                                "\"\nwriteback_unavailable = 1")));
     hub.start();
     REQUIRE(wait_until([&] { return query_int(hub.db(), "SELECT count(*) FROM source_records") == 2; }, 20s));
@@ -116,7 +116,7 @@ TEST_CASE("a queued write-back survives a hub crash and is delivered once after 
 
 TEST_CASE("an action on an unknown case or with an unknown verb is refused with the reason", "[integration]") {
     TempDir dir;
-    Hub hub(dir.path, hub_toml("", seq_adapter("count = 1")));
+    Hub hub(dir.path, hub_toml_uncorrelated(seq_adapter("count = 1")));
     hub.start();
     REQUIRE(wait_until([&] { return query_int(hub.db(), "SELECT count(*) FROM source_records") == 1; }, 20s));
     auto r = casehub_cli(dir.path, {"cases", "action", "C20990101-000001", "accept"});

@@ -1,0 +1,329 @@
+#include "correlate/correlator.hpp"
+
+#include "store/store.hpp"
+
+#include <casehub/sdk/rfc3339.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+namespace casehub::host::correlate {
+
+using nlohmann::json;
+
+namespace {
+
+std::string str(const json& obj, const char* key) {
+    if (!obj.is_object()) return {};
+    auto it = obj.find(key);
+    return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// A local metric plane around the district (equirectangular at 32.03° N): metres, good to
+// well under a metre across the city, which is all distances between reports need.
+constexpr double kLon0 = 118.79, kLat0 = 32.03;
+constexpr double kMx = 94395.0;   // metres per degree of longitude at 32.03° N
+constexpr double kMy = 110880.0;  // metres per degree of latitude
+constexpr std::int64_t kEpochMs = 946684800000;  // 2000-01-01T00:00Z: R-tree minutes count from here
+
+double metres(double lon1, double lat1, double lon2, double lat2) {
+    const double dx = (lon1 - lon2) * kMx, dy = (lat1 - lat2) * kMy;
+    return std::sqrt(dx * dx + dy * dy);
+}
+
+std::string fmt(double v, int prec) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.*f", prec, v);
+    return b;
+}
+
+std::string key(const std::string& system, const std::string& id) { return system + ":" + id; }
+
+bool ended_long_ago(std::int64_t ended_ms, std::int64_t reported_ms, const Settings& s) {
+    return ended_ms > 0 && reported_ms - ended_ms > static_cast<std::int64_t>(s.closed_grace_hours * 3600000.0);
+}
+
+}  // namespace
+
+CorrRecordRow index_row(const Profile& p, const std::string& case_id, const Settings& s) {
+    CorrRecordRow r;
+    r.system = p.system;
+    r.record_id = p.record_id;
+    r.case_id = case_id;
+    r.located = p.located;
+    r.lon = p.lon, r.lat = p.lat, r.precision_m = p.precision_m, r.reported_ms = p.reported_ms;
+    r.date_only = p.date_only;
+    r.category = p.category, r.family = p.family;
+    r.text = to_bytes(p.text), r.address = to_bytes(p.address);
+    const double pad = std::min(s.max_distance_m, 3.0 * p.precision_m);
+    const double x = (p.lon - kLon0) * kMx, y = (p.lat - kLat0) * kMy;
+    const auto t = static_cast<std::int32_t>((p.reported_ms - kEpochMs) / 60000);
+    r.box = {static_cast<std::int32_t>(std::floor(x - pad)), static_cast<std::int32_t>(std::ceil(x + pad)),
+             static_cast<std::int32_t>(std::floor(y - pad)), static_cast<std::int32_t>(std::ceil(y + pad)), t,
+             t + (p.date_only ? 1440 : 0)};
+    return r;
+}
+
+bool compatible(const std::string& a, const std::string& b, const Settings& s) {
+    if (a == b) return true;
+    for (const auto& [x, y] : s.compatible_families)
+        if ((x == a && y == b) || (x == b && y == a)) return true;
+    return false;
+}
+
+Profile make_profile(const json& rec, const json& loc, const Category& cat, const Settings& s) {
+    Profile p;
+    const json& src = rec["source"];
+    p.system = str(src, "system");
+    p.record_id = str(src, "record_id");
+    if (loc.is_object() && loc["wgs84"].is_object()) {
+        p.located = true;
+        p.lon = loc["wgs84"].value("lon", 0.0);
+        p.lat = loc["wgs84"].value("lat", 0.0);
+        p.precision_m = loc["precision_m"].is_number() ? loc["precision_m"].get<int>() : 300;
+    }
+    const std::string reported = str(rec.contains("times") ? rec["times"] : json(), "reported_at");
+    p.reported_ms = sdk::parse_rfc3339_ms(reported).value_or(0);
+    // 00:00:00 local, no fraction: the source knew the day only (enforcement's 立案日期).
+    p.date_only = reported.size() >= 19 && reported.compare(10, 9, "T00:00:00") == 0 &&
+                  (reported.size() == 19 || reported[19] != '.') && ((p.reported_ms + 8 * 3600000) % 86400000) == 0;
+    p.category = cat.code;
+    p.family = cat.family;
+    // The address as the source wrote it, or as located; the district and street names are on
+    // every address and say nothing.
+    std::string address = str(loc, "address");
+    if (address.empty() && rec.contains("location")) address = str(rec["location"], "address");
+    p.address = bigrams(strip_phrases(address, {"南京市", "秦淮区", "街道办事处", "街道", "社区"}));
+    const std::string text = str(rec, "title") + "。" + str(rec, "description");
+    p.text = bigrams(strip_phrases(text, s.stop_phrases), &p.address);
+    return p;
+}
+
+json Evidence::to_json() const {
+    auto r2 = [](double v) { return std::round(v * 100) / 100; };
+    json j = {{"score", r2(score)}, {"category", category}, {"text", r2(text)}, {"address", r2(address)},
+              {"minutes", std::round(minutes)},
+              {"llr", {{"distance", r2(l_distance)}, {"time", r2(l_time)}, {"category", r2(l_category)},
+                       {"text", r2(l_text)}, {"address", r2(l_address)}}}};
+    if (distance_m >= 0) {
+        j["distance_m"] = std::round(distance_m);
+        j["sigma_m"] = std::round(sigma_m);
+    } else {
+        j["distance_m"] = nullptr;
+    }
+    return j;
+}
+
+std::string Evidence::summary() const {
+    std::string out = distance_m >= 0 ? fmt(distance_m, 0) + " m (±" + fmt(sigma_m, 0) + ")" : "no location";
+    out += ", " + (minutes < 120 ? fmt(minutes, 0) + " min" : fmt(minutes / 60.0, 1) + " h");
+    out += category == "same" ? ", same category" : category == "family" ? ", same family" :
+           category == "compatible" ? ", related families" : ", incompatible categories";
+    out += ", text " + fmt(text, 2) + ", address " + fmt(address, 2);
+    return out;
+}
+
+Evidence compare(const Profile& a, const Profile& b, const Settings& s) {
+    Evidence e;
+    e.score = s.prior;
+    if (a.located && b.located) {
+        e.distance_m = metres(a.lon, a.lat, b.lon, b.lat);
+        e.sigma_m = std::max(10.0, std::sqrt(double(a.precision_m) * a.precision_m + double(b.precision_m) * b.precision_m));
+        const double z = e.distance_m / e.sigma_m;
+        e.l_distance = z < 4 ? s.distance_near - s.distance_slope * z * z : s.distance_far;
+    }
+    // A date-only report covers its whole day: the gap is to the nearest moment of it.
+    const std::int64_t day = 86400000;
+    const std::int64_t a0 = a.reported_ms, a1 = a.reported_ms + (a.date_only ? day : 0);
+    const std::int64_t b0 = b.reported_ms, b1 = b.reported_ms + (b.date_only ? day : 0);
+    e.minutes = double(std::max<std::int64_t>({0, a0 - b1, b0 - a1})) / 60000.0;
+    const double m = e.minutes, full = s.full_time_minutes;
+    if (m <= full) e.l_time = s.time_near;
+    else if (m <= 180) e.l_time = s.time_near + (m - full) / std::max(1.0, 180 - full) * (s.time_at_3h - s.time_near);
+    else if (m <= 1440) e.l_time = s.time_at_3h + (m - 180) / 1260 * (s.time_at_24h - s.time_at_3h);
+    else e.l_time = s.time_far;
+    if (a.category == b.category) e.category = "same", e.l_category = s.same_category;
+    else if (a.family == b.family) e.category = "family", e.l_category = s.same_family;
+    else if (compatible(a.family, b.family, s)) e.category = "compatible", e.l_category = s.compatible_family;
+    else e.category = "incompatible";
+    e.text = dice(a.text, b.text);
+    e.l_text = s.text_high * std::max(0.0, e.text - 0.6) / 0.4;
+    e.address = dice(a.address, b.address);
+    e.l_address = (!a.address.empty() && !b.address.empty())
+                      ? s.address_none + (s.address_full - s.address_none) * e.address * e.address : 0.0;
+    e.score += e.l_distance + e.l_time + e.l_category + e.l_text + e.l_address;
+    return e;
+}
+
+Result<Decision> Correlator::decide(Store& store, const json& rec, const Profile& p) const {
+    Decision d;
+    const std::string self = key(p.system, p.record_id);
+    d.detail = {{"record", self}};
+
+    // 1. Explicit links, both ways: this record names another, or another named this one.
+    std::vector<std::pair<std::string, json>> linked;  // case_id, link
+    if (rec.contains("links") && rec["links"].is_array())
+        for (const auto& l : rec["links"]) {
+            const std::string rel = str(l, "relation");
+            if (rel != "duplicate_of" && rel != "transferred_from") continue;
+            auto found = store.find_source(str(l, "system"), str(l, "record_id"));
+            if (!found) return found.error();
+            if (*found)
+                linked.push_back({(*found)->case_id, {{"link", key(str(l, "system"), str(l, "record_id"))}, {"relation", rel}}});
+        }
+    auto back = store.records_linking_to(self);
+    if (!back) return back.error();
+    for (const auto& [source, rel] : *back) {
+        const auto colon = source.find(':');
+        auto found = store.find_source(source.substr(0, colon), source.substr(colon + 1));
+        if (!found) return found.error();
+        if (*found) linked.push_back({(*found)->case_id, {{"link", source}, {"relation", rel}, {"named_by", true}}});
+    }
+    for (auto& [case_id, link] : linked) {
+        auto c = store.find_case(case_id);
+        if (!c) return c.error();
+        if (!*c) continue;
+        std::string target = (*c)->merged_into.value_or(case_id);
+        if (target != case_id) {
+            c = store.find_case(target);
+            if (!c) return c.error();
+            if (!*c) continue;
+        }
+        if (ended_long_ago((*c)->ended_at, p.reported_ms, s_)) {
+            const std::string l = link["link"];
+            const auto colon = l.find(':');
+            d.related = {l.substr(0, colon), l.substr(colon + 1)};
+            d.detail["decision"] = "new";
+            d.detail["related"] = {{"case", target}, {"link", link}, {"reason", "ended more than " + fmt(s_.closed_grace_hours, 0) + " h before this report"}};
+            d.summary = "opened a new case: linked " + l + " is in " + target + ", which ended more than " +
+                        fmt(s_.closed_grace_hours, 0) + " h before this report (linked as related)";
+            return d;
+        }
+        d.join = target;
+        d.detail["decision"] = "joined";
+        d.detail["case"] = target;
+        d.detail["evidence"] = link;
+        d.summary = "joined " + target + ": explicit link " + link["link"].get<std::string>() + " (" +
+                    link["relation"].get<std::string>() + (link.contains("named_by") ? ", named by that record" : "") + ")";
+        return d;
+    }
+
+    if (!s_.enabled) {
+        d.detail["decision"] = "new";
+        d.summary = "opened a new case: automatic correlation is off";
+        return d;
+    }
+    if (!p.located) {
+        d.detail["decision"] = "new";
+        d.detail["reason"] = "no location: only explicit links can join it";
+        d.summary = "opened a new case: no location, and no explicit link to a known record";
+        return d;
+    }
+
+    // 2. Candidates from the spatial-temporal index.
+    const double radius = std::min(s_.max_distance_m, std::max(s_.min_radius_m, 3.0 * p.precision_m));
+    const double x = (p.lon - kLon0) * kMx, y = (p.lat - kLat0) * kMy;
+    const double t = double(p.reported_ms - kEpochMs) / 60000.0, gap = s_.max_gap_hours * 60.0;
+    CorrBox q{static_cast<std::int32_t>(std::floor(x - radius)), static_cast<std::int32_t>(std::ceil(x + radius)),
+              static_cast<std::int32_t>(std::floor(y - radius)), static_cast<std::int32_t>(std::ceil(y + radius)),
+              static_cast<std::int32_t>(std::floor(t - gap)), static_cast<std::int32_t>(std::ceil(t + gap + (p.date_only ? 1440 : 0)))};
+    auto hits = store.corr_candidates(q, s_.max_candidates);
+    if (!hits) return hits.error();
+
+    struct Best {
+        Evidence e;
+        std::string record;
+        bool ended = false;
+    };
+    std::map<std::string, Best> per_case;
+    int vetoed_category = 0, vetoed_split = 0;
+    for (const CorrRecordRow& h : *hits) {
+        Profile c;
+        c.system = h.system;
+        c.record_id = h.record_id;
+        c.located = h.located;
+        c.lon = h.lon, c.lat = h.lat, c.precision_m = h.precision_m, c.reported_ms = h.reported_ms;
+        c.date_only = h.date_only;
+        c.category = h.category, c.family = h.family;
+        c.text = from_bytes(h.text), c.address = from_bytes(h.address);
+        Evidence e = compare(p, c, s_);
+        if (e.category == "incompatible") {
+            ++vetoed_category;
+            continue;
+        }
+        if (e.distance_m > std::max(radius, 3.0 * e.sigma_m) || e.minutes > gap) continue;
+        auto split = store.split_pair(self, key(h.system, h.record_id));
+        if (!split) return split.error();
+        if (*split) {
+            ++vetoed_split;
+            continue;
+        }
+        Best& b = per_case[h.case_id];
+        if (b.record.empty() || e.score > b.e.score) {
+            b.e = e;
+            b.record = key(h.system, h.record_id);
+            b.ended = ended_long_ago(h.case_ended_ms, p.reported_ms, s_);
+        }
+    }
+    // A case with a split-apart record is never joined, whatever its other records say.
+    const Best* best = nullptr;
+    const std::string* best_case = nullptr;
+    const Best* best_ended = nullptr;
+    const std::string* best_ended_case = nullptr;
+    int full = 0;
+    for (const auto& [cid, b] : per_case) {
+        if (b.ended) {
+            if (!best_ended || b.e.score > best_ended->e.score) best_ended = &b, best_ended_case = &cid;
+            continue;
+        }
+        if (best && b.e.score <= best->e.score) continue;
+        if (b.e.score >= s_.threshold) {  // a burst of identical reports must not grow one case forever
+            auto n = store.corr_records_in_case(cid);
+            if (!n) return n.error();
+            if (*n >= s_.max_case_records) {
+                ++full;
+                continue;
+            }
+        }
+        best = &b, best_case = &cid;
+    }
+    if (full) d.detail["skipped_full_cases"] = full;
+    d.detail["candidates"] = hits->size();
+    if (vetoed_category) d.detail["vetoed_incompatible"] = vetoed_category;
+    if (vetoed_split) d.detail["vetoed_split"] = vetoed_split;
+    d.detail["threshold"] = s_.threshold;
+    if (best && best->e.score >= s_.threshold) {
+        d.join = *best_case;
+        d.detail["decision"] = "joined";
+        d.detail["case"] = *best_case;
+        d.detail["matched"] = best->record;
+        d.detail["evidence"] = best->e.to_json();
+        d.summary = "joined " + *best_case + ": " + best->e.summary() + " (score " + fmt(best->e.score, 2) +
+                    ", with " + best->record + ")";
+        return d;
+    }
+    d.detail["decision"] = "new";
+    if (best_ended && best_ended->e.score >= s_.threshold) {
+        const auto colon = best_ended->record.find(':');
+        d.related = {best_ended->record.substr(0, colon), best_ended->record.substr(colon + 1)};
+        d.detail["related"] = {{"case", *best_ended_case}, {"matched", best_ended->record},
+                               {"evidence", best_ended->e.to_json()},
+                               {"reason", "ended more than " + fmt(s_.closed_grace_hours, 0) + " h before this report"}};
+        d.summary = "opened a new case: " + *best_ended_case + " matches (" + best_ended->e.summary() + ", score " +
+                    fmt(best_ended->e.score, 2) + ") but ended more than " + fmt(s_.closed_grace_hours, 0) +
+                    " h before this report (linked as related)";
+        return d;
+    }
+    if (best) {
+        d.detail["best"] = {{"case", *best_case}, {"matched", best->record}, {"evidence", best->e.to_json()}};
+        d.summary = "opened a new case: the closest, " + *best_case + ", scores " + fmt(best->e.score, 2) +
+                    " < " + fmt(s_.threshold, 2) + " (" + best->e.summary() + ")";
+    } else {
+        d.summary = "opened a new case: no open case nearby (" + std::to_string(hits->size()) + " indexed record(s) examined)";
+    }
+    return d;
+}
+
+}  // namespace casehub::host::correlate

@@ -1,0 +1,44 @@
+// How the records of one case combine into its casehub.case/1 document (case-model §3.2).
+// Pure: no store, no clock. The pipeline calls it after every change to a case's records.
+#pragma once
+
+#include "pipeline/categories.hpp"
+#include "pipeline/locator.hpp"
+#include "pipeline/status_rules.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace casehub::host {
+
+struct CaseMember {
+    const nlohmann::json* record;      // a valid casehub.record/1 (its latest version)
+    const Locator::Located* where;     // that record located
+    const Category* category;
+};
+
+struct ComposeInput {
+    std::string case_id, created_at, updated_at;  // hub times, RFC 3339
+    std::uint64_t seq = 0;
+    CaseStatus status;
+    nlohmann::json merged_from = nlohmann::json::array();
+    // The case's previous document (null for a new case): what the hub itself added — units
+    // dispatched by the command centre, `related` links, the moments it stamped — is kept.
+    nlohmann::json previous;
+    nlohmann::json extra_links = nlohmann::json::array();  // hub-added links (e.g. `related`)
+};
+
+// The primary record (§3.2: system precedence, skipping other.unclassified, then the earliest
+// report, then the smaller record id). `members` is not empty.
+std::size_t primary_member(const std::vector<CaseMember>& members);
+
+nlohmann::json compose_case(const std::vector<CaseMember>& members, const ComposeInput& st);
+
+// When the case ended (unix ms, source time), 0 while active: closed → times.closed_at;
+// rejected / cancelled → the latest source update (the change that withdrew the last source).
+std::int64_t ended_at(const nlohmann::json& case_doc, const std::vector<CaseMember>& members);
+
+}  // namespace casehub::host
