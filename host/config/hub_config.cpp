@@ -28,8 +28,10 @@ constexpr std::string_view kRootKeys[] = {"hub", "supervisor", "flow", "correlat
 constexpr std::string_view kCorrelationKeys[] = {
     "enabled", "threshold", "max_distance_m", "min_radius_m", "max_gap_hours", "closed_grace_hours",
     "max_candidates", "max_case_records", "prior", "distance_near", "distance_slope", "distance_far",
-    "full_time_minutes", "time_near", "time_at_3h", "time_at_24h", "time_far", "same_category",
-    "same_family", "compatible_family", "text_high", "address_none", "address_full", "stop_phrases"};
+    "full_time_minutes", "time_near", "time_at_3h", "time_at_24h", "time_far", "time_same_day",
+    "same_category", "same_family", "compatible_family", "unknown_category", "same_system", "text_high",
+    "place_same_number", "place_other_number", "place_other_road", "place_same_landmark",
+    "place_other_landmark", "place_mixed", "address_none", "address_full", "stop_phrases"};
 constexpr std::string_view kHubKeys[] = {"data_dir",         "store",       "synchronous",
                                          "intake_endpoint",  "control_endpoint",
                                          "feed_endpoint",    "snapshot_endpoint",
@@ -608,6 +610,10 @@ MaybeError read_correlation(const Section& s, HubConfig& cfg) {
         {"same_category", &c.same_category, -50, 50}, {"same_family", &c.same_family, -50, 50},
         {"compatible_family", &c.compatible_family, -50, 50}, {"text_high", &c.text_high, -50, 50},
         {"address_none", &c.address_none, -50, 50}, {"address_full", &c.address_full, -50, 50},
+        {"time_same_day", &c.time_same_day, -50, 50}, {"unknown_category", &c.unknown_category, -50, 50}, {"same_system", &c.same_system, -50, 50},
+        {"place_same_number", &c.place_same_number, -50, 50}, {"place_other_number", &c.place_other_number, -50, 50},
+        {"place_other_road", &c.place_other_road, -50, 50}, {"place_same_landmark", &c.place_same_landmark, -50, 50},
+        {"place_other_landmark", &c.place_other_landmark, -50, 50}, {"place_mixed", &c.place_mixed, -50, 50},
     };
     for (const auto& n : numbers)
         if (auto e = s.get_double(n.key, *n.v, n.lo, n.hi)) return e;

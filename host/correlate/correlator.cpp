@@ -57,6 +57,7 @@ CorrRecordRow index_row(const Profile& p, const std::string& case_id, const Sett
     r.date_only = p.date_only;
     r.category = p.category, r.family = p.family;
     r.text = to_bytes(p.text), r.address = to_bytes(p.address);
+    r.place = p.place.to_string();
     const double pad = std::min(s.max_distance_m, 3.0 * p.precision_m);
     const double x = (p.lon - kLon0) * kMx, y = (p.lat - kLat0) * kMy;
     const auto t = static_cast<std::int32_t>((p.reported_ms - kEpochMs) / 60000);
@@ -98,12 +99,14 @@ Profile make_profile(const json& rec, const json& loc, const Category& cat, cons
     p.address = bigrams(strip_phrases(address, {"南京市", "秦淮区", "街道办事处", "街道", "社区"}));
     const std::string text = str(rec, "title") + "。" + str(rec, "description");
     p.text = bigrams(strip_phrases(text, s.stop_phrases), &p.address);
+    p.place = parse_place(address);
     return p;
 }
 
 json Evidence::to_json() const {
     auto r2 = [](double v) { return std::round(v * 100) / 100; };
     json j = {{"score", r2(score)}, {"category", category}, {"text", r2(text)}, {"address", r2(address)},
+              {"place", place.empty() ? json() : json(place)},
               {"minutes", std::round(minutes)},
               {"llr", {{"distance", r2(l_distance)}, {"time", r2(l_time)}, {"category", r2(l_category)},
                        {"text", r2(l_text)}, {"address", r2(l_address)}}}};
@@ -120,9 +123,29 @@ std::string Evidence::summary() const {
     std::string out = distance_m >= 0 ? fmt(distance_m, 0) + " m (±" + fmt(sigma_m, 0) + ")" : "no location";
     out += ", " + (minutes < 120 ? fmt(minutes, 0) + " min" : fmt(minutes / 60.0, 1) + " h");
     out += category == "same" ? ", same category" : category == "family" ? ", same family" :
-           category == "compatible" ? ", related families" : ", incompatible categories";
-    out += ", text " + fmt(text, 2) + ", address " + fmt(address, 2);
+           category == "compatible" ? ", related families" : category == "unknown" ? ", unclassified" : ", incompatible categories";
+    out += ", text " + fmt(text, 2);
+    if (place.empty()) out += ", address " + fmt(address, 2);
+    else out += ", " + std::string(place == "same_number" ? "same address" : place == "other_number" ? "same road, other number" :
+                                   place == "other_road" ? "other road" : place == "same_landmark" ? "same landmark" :
+                                   place == "other_landmark" ? "other landmark" : "road vs landmark");
     return out;
+}
+
+std::optional<double> place_llr(const Place& a, const Place& b, const Settings& s, std::string* name) {
+    using K = Place::Kind;
+    if (a.kind == K::none || b.kind == K::none) return std::nullopt;
+    auto out = [&](const char* n, double v) {
+        if (name) *name = n;
+        return std::optional<double>(v);
+    };
+    if (a.kind == K::road && b.kind == K::road) {
+        if (a.name != b.name) return out("other_road", s.place_other_road);
+        return a.number == b.number ? out("same_number", s.place_same_number) : out("other_number", s.place_other_number);
+    }
+    if (a.kind == K::landmark && b.kind == K::landmark)
+        return a.name == b.name ? out("same_landmark", s.place_same_landmark) : out("other_landmark", s.place_other_landmark);
+    return out("mixed", s.place_mixed);
 }
 
 Evidence compare(const Profile& a, const Profile& b, const Settings& s) {
@@ -140,19 +163,23 @@ Evidence compare(const Profile& a, const Profile& b, const Settings& s) {
     const std::int64_t b0 = b.reported_ms, b1 = b.reported_ms + (b.date_only ? day : 0);
     e.minutes = double(std::max<std::int64_t>({0, a0 - b1, b0 - a1})) / 60000.0;
     const double m = e.minutes, full = s.full_time_minutes;
-    if (m <= full) e.l_time = s.time_near;
+    if ((a.date_only || b.date_only) && m == 0) e.l_time = s.time_same_day;
+    else if (m <= full) e.l_time = s.time_near;
     else if (m <= 180) e.l_time = s.time_near + (m - full) / std::max(1.0, 180 - full) * (s.time_at_3h - s.time_near);
     else if (m <= 1440) e.l_time = s.time_at_3h + (m - 180) / 1260 * (s.time_at_24h - s.time_at_3h);
     else e.l_time = s.time_far;
     if (a.category == b.category) e.category = "same", e.l_category = s.same_category;
+    else if (a.category == "other.unclassified" || b.category == "other.unclassified")
+        e.category = "unknown", e.l_category = s.unknown_category;
     else if (a.family == b.family) e.category = "family", e.l_category = s.same_family;
     else if (compatible(a.family, b.family, s)) e.category = "compatible", e.l_category = s.compatible_family;
     else e.category = "incompatible";
     e.text = dice(a.text, b.text);
     e.l_text = s.text_high * std::max(0.0, e.text - 0.6) / 0.4;
     e.address = dice(a.address, b.address);
-    e.l_address = (!a.address.empty() && !b.address.empty())
-                      ? s.address_none + (s.address_full - s.address_none) * e.address * e.address : 0.0;
+    if (auto pl = place_llr(a.place, b.place, s, &e.place)) e.l_address = *pl;
+    else if (!a.address.empty() && !b.address.empty())
+        e.l_address = s.address_none + (s.address_full - s.address_none) * e.address * e.address;
     e.score += e.l_distance + e.l_time + e.l_category + e.l_text + e.l_address;
     return e;
 }
@@ -236,6 +263,7 @@ Result<Decision> Correlator::decide(Store& store, const json& rec, const Profile
         Evidence e;
         std::string record;
         bool ended = false;
+        std::string penalty;  // a contradiction with another record of the case
     };
     std::map<std::string, Best> per_case;
     int vetoed_category = 0, vetoed_split = 0;
@@ -248,6 +276,7 @@ Result<Decision> Correlator::decide(Store& store, const json& rec, const Profile
         c.date_only = h.date_only;
         c.category = h.category, c.family = h.family;
         c.text = from_bytes(h.text), c.address = from_bytes(h.address);
+        c.place = Place::from_string(h.place);
         Evidence e = compare(p, c, s_);
         if (e.category == "incompatible") {
             ++vetoed_category;
@@ -273,21 +302,35 @@ Result<Decision> Correlator::decide(Store& store, const json& rec, const Profile
     const Best* best_ended = nullptr;
     const std::string* best_ended_case = nullptr;
     int full = 0;
+    for (auto& [cid, b] : per_case) {
+        if (b.e.score + 0.0 < s_.threshold && !b.ended) continue;
+        // Contradictions with any record of the case, not only the closest: a record of the same
+        // system (which did not name this one), or a place that rules it out.
+        auto members = store.corr_members(cid);
+        if (!members) return members.error();
+        if (static_cast<int>(members->size()) >= s_.max_case_records && !b.ended) {
+            ++full;
+            b.e.score = -1e9;
+            continue;
+        }
+        double penalty = 0;
+        std::string why;
+        for (const auto& [system, place] : *members) {
+            if (system == p.system && s_.same_system < penalty) penalty = s_.same_system, why = "same system " + system;
+            auto pl = place_llr(p.place, Place::from_string(place), s_);
+            if (pl && *pl < -3.0 && *pl < penalty) penalty = *pl, why = "place of " + system + " record";
+        }
+        if (penalty < 0) {
+            b.e.score += penalty;
+            b.penalty = why + " (" + fmt(penalty, 1) + ")";
+        }
+    }
     for (const auto& [cid, b] : per_case) {
         if (b.ended) {
             if (!best_ended || b.e.score > best_ended->e.score) best_ended = &b, best_ended_case = &cid;
             continue;
         }
-        if (best && b.e.score <= best->e.score) continue;
-        if (b.e.score >= s_.threshold) {  // a burst of identical reports must not grow one case forever
-            auto n = store.corr_records_in_case(cid);
-            if (!n) return n.error();
-            if (*n >= s_.max_case_records) {
-                ++full;
-                continue;
-            }
-        }
-        best = &b, best_case = &cid;
+        if (!best || b.e.score > best->e.score) best = &b, best_case = &cid;
     }
     if (full) d.detail["skipped_full_cases"] = full;
     d.detail["candidates"] = hits->size();
@@ -300,6 +343,7 @@ Result<Decision> Correlator::decide(Store& store, const json& rec, const Profile
         d.detail["case"] = *best_case;
         d.detail["matched"] = best->record;
         d.detail["evidence"] = best->e.to_json();
+        if (!best->penalty.empty()) d.detail["penalty"] = best->penalty;
         d.summary = "joined " + *best_case + ": " + best->e.summary() + " (score " + fmt(best->e.score, 2) +
                     ", with " + best->record + ")";
         return d;
@@ -318,8 +362,10 @@ Result<Decision> Correlator::decide(Store& store, const json& rec, const Profile
     }
     if (best) {
         d.detail["best"] = {{"case", *best_case}, {"matched", best->record}, {"evidence", best->e.to_json()}};
+        if (!best->penalty.empty()) d.detail["best"]["penalty"] = best->penalty;
         d.summary = "opened a new case: the closest, " + *best_case + ", scores " + fmt(best->e.score, 2) +
-                    " < " + fmt(s_.threshold, 2) + " (" + best->e.summary() + ")";
+                    " < " + fmt(s_.threshold, 2) + " (" + best->e.summary() +
+                    (best->penalty.empty() ? "" : "; " + best->penalty) + ")";
     } else {
         d.summary = "opened a new case: no open case nearby (" + std::to_string(hits->size()) + " indexed record(s) examined)";
     }

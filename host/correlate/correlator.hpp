@@ -15,6 +15,7 @@
 #pragma once
 
 #include "common/result.hpp"
+#include "correlate/place.hpp"
 #include "correlate/settings.hpp"
 #include "correlate/text.hpp"
 #include "pipeline/categories.hpp"
@@ -43,6 +44,7 @@ struct Profile {
     bool date_only = false;  // reported_at is 00:00:00.000 local: only the day is known
     std::string category, family;
     Signature text, address;
+    Place place;
 };
 
 // `location`: the record's located `location` object (Locator / simple_location).
@@ -67,14 +69,17 @@ struct Indexed {
 struct Evidence {
     double distance_m = -1, sigma_m = 0, l_distance = 0;  // distance_m < 0: one is unlocated
     double minutes = 0, l_time = 0;
-    std::string category;  // same | family | compatible | incompatible
+    std::string category;  // same | family | compatible | unknown | incompatible
     double l_category = 0, text = 0, l_text = 0, address = 0, l_address = 0;
+    std::string place;  // same_number | other_number | other_road | same_landmark | other_landmark | mixed | "" (unparsed)
     double score = 0;
     nlohmann::json to_json() const;
     std::string summary() const;  // "38 m, 11 min, same category, text 0.71, address 0.60"
 };
 
 Evidence compare(const Profile& a, const Profile& b, const Settings& s);
+// The place term alone (nullopt when either address did not parse), and its name.
+std::optional<double> place_llr(const Place& a, const Place& b, const Settings& s, std::string* name = nullptr);
 bool compatible(const std::string& fam_a, const std::string& fam_b, const Settings& s);
 
 struct Decision {

@@ -67,7 +67,7 @@ CREATE TABLE IF NOT EXISTS corr_records (
     id INTEGER PRIMARY KEY, system TEXT NOT NULL, record_id TEXT NOT NULL, case_id TEXT NOT NULL,
     located INTEGER NOT NULL, lon REAL NOT NULL, lat REAL NOT NULL, precision_m INTEGER NOT NULL,
     reported_at INTEGER NOT NULL, category TEXT NOT NULL, family TEXT NOT NULL,
-    text BLOB NOT NULL, address BLOB NOT NULL, UNIQUE (system, record_id));
+    text BLOB NOT NULL, address BLOB NOT NULL, place TEXT NOT NULL DEFAULT '', UNIQUE (system, record_id));
 CREATE INDEX IF NOT EXISTS corr_records_case ON corr_records(case_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS corr_rtree USING rtree_i32(id, x0, x1, y0, y1, t0, t1);
 -- links[] of records (duplicate_of, transferred_from) by the record they name, so that a record
@@ -144,7 +144,18 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path, Sy
 
 // Schema 2 → 3: cases gained ended_at (the rest is new tables, created by kSchema).
 Result<void> Store::migrate() {
-    sqlite3_stmt* st = stmt("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='cases'");
+    // corr_records from before `place` (the first correlation build).
+    sqlite3_stmt* st = stmt("SELECT count(*) FROM pragma_table_info('corr_records') WHERE name='place'");
+    if (!st || sqlite3_step(st) != SQLITE_ROW) return make_error(last_error());
+    const bool corr_without_place = sqlite3_column_int(st, 0) == 0;
+    sqlite3_reset(st);
+    st = stmt("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='corr_records'");
+    if (!st || sqlite3_step(st) != SQLITE_ROW) return make_error(last_error());
+    const bool has_corr = sqlite3_column_int(st, 0) > 0;
+    sqlite3_reset(st);
+    if (has_corr && corr_without_place)
+        if (auto r = exec("ALTER TABLE corr_records ADD COLUMN place TEXT NOT NULL DEFAULT '';"); !r) return r;
+    st = stmt("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='cases'");
     if (!st || sqlite3_step(st) != SQLITE_ROW) return make_error(last_error());
     const bool has_cases = sqlite3_column_int(st, 0) > 0;
     sqlite3_reset(st);
@@ -450,7 +461,7 @@ Result<std::vector<CaseSource>> Store::sources_of_case(std::string_view case_id)
 Result<void> Store::put_corr_record(const CorrRecordRow& r) {
     sqlite3_stmt* st = stmt(
         "INSERT INTO corr_records(system, record_id, case_id, located, lon, lat, precision_m, reported_at,"
-        " category, family, text, address) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)"
+        " category, family, text, address, place) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)"
         " ON CONFLICT(system, record_id) DO UPDATE SET case_id=excluded.case_id RETURNING id");
     bind(st, 1, r.system);
     bind(st, 2, r.record_id);
@@ -464,6 +475,7 @@ Result<void> Store::put_corr_record(const CorrRecordRow& r) {
     bind(st, 10, r.family);
     bind_blob(st, 11, r.text);
     bind_blob(st, 12, r.address);
+    bind(st, 13, r.place);
     if (sqlite3_step(st) != SQLITE_ROW) {
         auto e = make_error("writing correlation profile: " + last_error());
         sqlite3_reset(st);
@@ -483,7 +495,7 @@ Result<void> Store::put_corr_record(const CorrRecordRow& r) {
 Result<std::vector<CorrRecordRow>> Store::corr_candidates(const CorrBox& q, int limit) {
     sqlite3_stmt* st = stmt(
         "SELECT p.system, p.record_id, p.case_id, p.located, p.lon, p.lat, p.precision_m, p.reported_at,"
-        " p.category, p.family, p.text, p.address, c.status, c.ended_at, r.t0, r.t1"
+        " p.category, p.family, p.text, p.address, c.status, c.ended_at, r.t0, r.t1, p.place"
         " FROM corr_rtree r JOIN corr_records p ON p.id = r.id JOIN cases c ON c.case_id = p.case_id"
         " WHERE r.x0 <= ?2 AND r.x1 >= ?1 AND r.y0 <= ?4 AND r.y1 >= ?3 AND r.t0 <= ?6 AND r.t1 >= ?5"
         " AND c.merged_into IS NULL LIMIT ?7");
@@ -509,6 +521,7 @@ Result<std::vector<CorrRecordRow>> Store::corr_candidates(const CorrBox& q, int 
         r.case_status = col(st, 12);
         r.case_ended_ms = sqlite3_column_int64(st, 13);
         r.date_only = sqlite3_column_int(st, 15) > sqlite3_column_int(st, 14);
+        r.place = col(st, 16);
         out.push_back(std::move(r));
     }
     sqlite3_reset(st);
@@ -554,6 +567,17 @@ Result<bool> Store::split_pair(std::string_view a, std::string_view b) {
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return make_error(last_error());
     return rc == SQLITE_ROW;
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> Store::corr_members(std::string_view case_id) {
+    sqlite3_stmt* st = stmt("SELECT system, place FROM corr_records WHERE case_id=?");
+    bind(st, 1, case_id);
+    std::vector<std::pair<std::string, std::string>> out;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.emplace_back(col(st, 0), col(st, 1));
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return make_error(last_error());
+    return out;
 }
 
 Result<int> Store::corr_records_in_case(std::string_view case_id) {

@@ -78,6 +78,7 @@ struct CorrRecordRow {
     bool date_only = false;     // the R*Tree box spans the day (t1 = t0 + 1440)
     std::string category, family;
     std::string text, address;  // correlate::Signature bytes
+    std::string place;          // correlate::Place::to_string()
     CorrBox box;                // ignored when !located (not in the R*Tree)
     // Read back only: the case's state.
     std::string case_status;
@@ -128,6 +129,8 @@ public:
     Result<std::vector<std::pair<std::string, std::string>>> records_linking_to(std::string_view target);
     Result<bool> split_pair(std::string_view a, std::string_view b);
     Result<int> corr_records_in_case(std::string_view case_id);
+    // {system, place} of every correlated record of a case.
+    Result<std::vector<std::pair<std::string, std::string>>> corr_members(std::string_view case_id);
     // Records of a case (source_records), in order of arrival.
     Result<std::vector<std::pair<std::string, std::string>>> record_keys_of_case(std::string_view case_id);
     std::uint64_t head_seq() const { return last_seq_; }

@@ -104,7 +104,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="share of call sheets withdrawn (besides incidents that end rejected/cancelled)")
     g.add_argument("--p-mj1", type=float, default=0.2, help="share of records with mj=1 (内部)")
     g.add_argument("--p-repeat-call", type=float, default=0.05,
-                   help="share of call sheets naming an earlier call sheet in gljjdbh")
+                   help="share of incidents called in twice: a second call sheet naming the first in gljjdbh")
     g.add_argument("--p-partial", type=float, default=0.1, help="§8.1 manifest first, .jsonl in chunks")
     g.add_argument("--chunk-delay", type=float, default=1.5,
                    help="real seconds between the chunks of a partial delivery")
@@ -148,14 +148,20 @@ class Version:
 class CallSheet:
     """The police record of one incident and the decisions fixed for all its versions."""
 
-    def __init__(self, sim: "PoliceSim", report):
+    def __init__(self, sim: "PoliceSim", report, repeat_of: "CallSheet | None" = None):
         a = sim.args
-        rng = sim.ctx.rng("sheet", report.incident_id)
+        # A repeat call (§ gljjdbh: "earlier call sheet of the same incident") is a second sheet
+        # of the same incident, a few minutes later, naming the first.
+        rng = sim.ctx.rng("sheet-repeat" if repeat_of else "sheet", report.incident_id)
         self.report = report
         self.jjdbh = report.native_id("police")
         day = _ms_text(report.reported_ms)[:10].replace("-", "")
         self.jqh = "320104" + day + "%05d" % (report.n % 100000)
         self.bjsj = int(report.reported_ms)
+        if repeat_of is not None:
+            self.jjdbh = self.jjdbh[:-6] + "%06d" % ((report.n + 500000) % 1000000)
+            self.jqh = self.jqh[:-5] + "%05d" % ((report.n + 50000) % 100000)
+            self.bjsj += int(rng.uniform(3, 40) * 60_000)
         # The transfer is the incident's dispatch (派遣 = 移交); an incident the world rejects or
         # cancels is withdrawn (撤回) at that time.
         stage = dict((st, int(ms)) for ms, st in report.stages)
@@ -217,9 +223,7 @@ class CallSheet:
         elif u < 0.25 and person.get("id_number"):
             self.bjnr = self.bjnr.rstrip("。") + "，报警人身份证号" + person["id_number"] + "。"
         self.afdz = report.address
-        self.gljjdbh = ""
-        if sim.recent_sheets and rng.random() < a.p_repeat_call:
-            self.gljjdbh = rng.choice(sim.recent_sheets)
+        self.gljjdbh = repeat_of.jjdbh if repeat_of is not None else ""
         # Versions: the transfer, maybe a supplement, maybe a withdrawal.
         self.plan = [(self.yjsj, 1, "")]
         if not self.bad:
@@ -284,12 +288,17 @@ class PoliceSim:
     def take_reports(self, now_ms: int) -> None:
         for r in self.ctx.stream.due(now_ms):
             sheet = CallSheet(self, r)
-            self.sheets[sheet.jjdbh] = sheet
-            if not sheet.confidential and not sheet.bad:
-                self.recent_sheets.append(sheet.jjdbh)
-                del self.recent_sheets[:-200]
-            for gxsj, czlx, bz in sheet.plan:
-                self.plan(sheet, gxsj, czlx, bz)
+            sheets = [sheet]
+            if not sheet.confidential and not sheet.bad and \
+                    self.ctx.rng("repeat-call", r.incident_id).random() < self.args.p_repeat_call:
+                sheets.append(CallSheet(self, r, repeat_of=sheet))
+            for sh in sheets:
+                self.sheets[sh.jjdbh] = sh
+                if not sh.confidential and not sh.bad:
+                    self.recent_sheets.append(sh.jjdbh)
+                    del self.recent_sheets[:-200]
+                for gxsj, czlx, bz in sh.plan:
+                    self.plan(sh, gxsj, czlx, bz)
 
     def plan(self, sheet: CallSheet, gxsj: int, czlx: int, bz: str) -> None:
         self.order += 1  # (gxsj, order) is unique: the heap never compares sheets
