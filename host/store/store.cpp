@@ -70,6 +70,8 @@ CREATE TABLE IF NOT EXISTS corr_records (
     text BLOB NOT NULL, address BLOB NOT NULL, place TEXT NOT NULL DEFAULT '', UNIQUE (system, record_id));
 CREATE INDEX IF NOT EXISTS corr_records_case ON corr_records(case_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS corr_rtree USING rtree_i32(id, x0, x1, y0, y1, t0, t1);
+-- Lets the candidate search read a case's state without its document.
+CREATE INDEX IF NOT EXISTS cases_corr ON cases(case_id, merged_into, status, ended_at);
 -- links[] of records (duplicate_of, transferred_from) by the record they name, so that a record
 -- arriving after one that names it finds it.
 CREATE TABLE IF NOT EXISTS record_links (
@@ -133,6 +135,9 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path, Sy
                                              : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
     if (auto r = s->exec(pragmas); !r) return r.error();
     if (auto r = s->exec("PRAGMA wal_autocheckpoint=1000;"); !r) return r.error();
+    // 64 MiB of page cache (SQLite's default is 2 MiB): the correlation index and the cases it
+    // joins are read at random on every record, and a miss is a system call.
+    if (auto r = s->exec("PRAGMA cache_size=-65536;"); !r) return r.error();
     if (auto r = s->migrate(); !r) return make_error("cannot migrate the store: " + r.error().message);
     if (auto r = s->exec(kSchema); !r) return make_error("cannot create schema: " + r.error().message);
     std::string v = "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '" +
@@ -557,6 +562,15 @@ Result<void> Store::add_split_pair(std::string_view a, std::string_view b) {
         CASEHUB_STEP(st, "writing split pair");
     }
     return {};
+}
+
+Result<bool> Store::has_split_pairs(std::string_view a) {
+    sqlite3_stmt* st = stmt("SELECT 1 FROM split_pairs WHERE a=? LIMIT 1");
+    bind(st, 1, a);
+    const int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return make_error(last_error());
+    return rc == SQLITE_ROW;
 }
 
 Result<bool> Store::split_pair(std::string_view a, std::string_view b) {

@@ -128,6 +128,7 @@ public:
     // the relation.
     Result<std::vector<std::pair<std::string, std::string>>> records_linking_to(std::string_view target);
     Result<bool> split_pair(std::string_view a, std::string_view b);
+    Result<bool> has_split_pairs(std::string_view a);
     Result<int> corr_records_in_case(std::string_view case_id);
     // {system, place} of every correlated record of a case.
     Result<std::vector<std::pair<std::string, std::string>>> corr_members(std::string_view case_id);

@@ -332,3 +332,50 @@ TEST_CASE("operator merge and split are audited, and a split pair is never joine
     h.apply(report("gridapp", "WG8", kLon, kLat, "2026-03-09T08:36:00+08:00"));
     CHECK(h.case_of("gridapp", "WG8") == a);
 }
+
+TEST_CASE("places: road and number, landmark, prefixes and remarks dropped", "[unit]") {
+    using cor::Place;
+    auto p = cor::parse_place("秦淮区夫子庙街道长白街112号");
+    CHECK(p.kind == Place::Kind::road);
+    CHECK(p.name == "长白街");
+    CHECK(p.number == "112");
+    p = cor::parse_place("南京市秦淮区王府园附近");
+    CHECK(p.kind == Place::Kind::landmark);
+    CHECK(p.name == "王府园");
+    CHECK(cor::parse_place("朝天宫古玩市场往南50米").name == "朝天宫古玩市场");
+    CHECK(cor::parse_place("三条巷幼儿园北门,东侧人行道").name == "三条巷幼儿园");
+    p = cor::parse_place("白下路16号,路口东南角\n（东侧人行道）");
+    CHECK(p.kind == Place::Kind::road);
+    CHECK(p.number == "16");
+    CHECK(cor::parse_place("").kind == Place::Kind::none);
+    const cor::Settings s = settings();
+    std::string name;
+    CHECK(*cor::place_llr(cor::parse_place("长白街112号"), cor::parse_place("秦淮区长白街112号"), s, &name) == Approx(s.place_same_number));
+    CHECK(name == "same_number");
+    CHECK(*cor::place_llr(cor::parse_place("长白街112号"), cor::parse_place("长白街150号"), s) == Approx(s.place_other_number));
+    CHECK(*cor::place_llr(cor::parse_place("长白街112号"), cor::parse_place("大光路112号"), s) == Approx(s.place_other_road));
+    CHECK(*cor::place_llr(cor::parse_place("王府园附近"), cor::parse_place("王府园对面"), s) == Approx(s.place_same_landmark));
+    CHECK(*cor::place_llr(cor::parse_place("王府园附近"), cor::parse_place("长白街112号"), s) == Approx(s.place_mixed));
+    CHECK_FALSE(cor::place_llr(cor::parse_place(""), cor::parse_place("长白街112号"), s));
+}
+
+TEST_CASE("a system's own second report stays apart unless it names the first, and unclassified records score low", "[unit]") {
+    Hub h;
+    // Two 12345 orders at one landmark, 20 minutes apart, not naming each other: 12345 merges
+    // calls about one incident itself, so these are two incidents.
+    h.apply(report("hotline12345", "H1", kLon, kLat, "2026-03-09T08:30:00+08:00", "city_appearance.exposed_garbage",
+                   "王府园附近有暴露垃圾", "王府园附近"));
+    h.apply(report("hotline12345", "H2", kLon + dlon(30), kLat, "2026-03-09T08:50:00+08:00", "city_appearance.exposed_garbage",
+                   "王府园附近垃圾没人清理", "王府园对面"));
+    CHECK(h.case_of("hotline12345", "H2") != h.case_of("hotline12345", "H1"));
+    CHECK(h.last_detail()["correlation"]["best"]["penalty"].get<std::string>().find("same system") == 0);
+    // A grid worker's report at the landmark joins (another system).
+    h.apply(report("gridapp", "WG1", kLon, kLat, "2026-03-09T08:40:00+08:00", "city_appearance.exposed_garbage",
+                   "王府园门口暴露垃圾", "秦淮区五老村街道王府园门口"));
+    CHECK(h.last().type == "joined");
+    CHECK(h.last_detail()["correlation"]["evidence"]["place"] == "same_landmark");
+    // An unclassified police record at the same spot: the category says nothing, the rest is not
+    // enough on its own.
+    h.apply(report("police", "P1", kLon, kLat, "2026-03-09T08:45:00+08:00", "other.unclassified", "报警人称有纠纷", "秦淮区五老村街道长白街9号"));
+    CHECK(h.last().type == "created");
+}
