@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <set>
 
 namespace casehub::host::correlate {
 
@@ -27,7 +28,6 @@ constexpr double kLon0 = 118.79, kLat0 = 32.03;
 constexpr double kMx = 94395.0;   // metres per degree of longitude at 32.03° N
 constexpr double kMy = 110880.0;  // metres per degree of latitude
 constexpr std::int64_t kEpochMs = 946684800000;  // 2000-01-01T00:00Z: R-tree minutes count from here
-
 
 double metres(double lon1, double lat1, double lon2, double lat2) {
     const double dx = (lon1 - lon2) * kMx, dy = (lat1 - lat2) * kMy;
@@ -273,6 +273,7 @@ Result<Decision> Correlator::decide(Store& store, const json& rec, const Profile
     // Split pairs are rare: ask once whether this record has any before checking each hit.
     auto any_split = store.has_split_pairs(self);
     if (!any_split) return any_split.error();
+    std::set<std::string> split_cases;
     for (const CorrRecordRow& h : *hits) {
         // Incompatible categories are vetoed before anything else is computed.
         if (h.category != p.category && h.category != "other.unclassified" && p.category != "other.unclassified" &&
@@ -296,6 +297,7 @@ Result<Decision> Correlator::decide(Store& store, const json& rec, const Profile
             if (!split) return split.error();
             if (*split) {
                 ++vetoed_split;
+                split_cases.insert(h.case_id);
                 continue;
             }
         }
@@ -307,6 +309,7 @@ Result<Decision> Correlator::decide(Store& store, const json& rec, const Profile
         }
     }
     // A case with a split-apart record is never joined, whatever its other records say.
+    for (const auto& c : split_cases) per_case.erase(c);
     const Best* best = nullptr;
     const std::string* best_case = nullptr;
     const Best* best_ended = nullptr;
