@@ -148,23 +148,13 @@ nlohmann::json Hub::case_action(const nlohmann::json& req) {
         queued.push_back({{"id", w.id}, {"adapter", w.adapter}, {"system", w.system}, {"record_id", w.record_id}});
         owner->wb_check_at = 0;
     }
-    EventRow ev;
-    ev.case_id = case_id;
-    ev.type = "action";
-    ev.street_code = row.street_code;
-    ev.community_code = row.community_code;
-    ev.grid_code = row.grid_code;
-    ev.category_family = row.category_family;
-    ev.status = row.status;
-    ev.at = now;
     nlohmann::json detail = {{"action", action}, {"note", req.value("note", "")},
                              {"unit", req.value("unit", nlohmann::json::object())},
                              {"handler", req.value("handler", "")}, {"writebacks", queued}};
     if (before != row.status) detail["status"] = {{"from", before}, {"to", row.status}};
     if (!skipped.empty()) detail["not_written_back"] = skipped;
-    ev.detail = detail.dump();
-    ev.doc = doc.dump();
-    row.doc = ev.doc;
+    row.doc = doc.dump();
+    EventRow ev = event_of(row, "action", now, detail.dump());
     if (auto r = store_->append_event(ev); !r) return fail(r.error().message);
     if (auto r = store_->put_case(row, ev.seq); !r) return fail(r.error().message);
     if (auto r = store_->commit(); !r) return err("internal", r.error().message);

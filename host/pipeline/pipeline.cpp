@@ -233,17 +233,7 @@ Result<EventRow> Pipeline::write_case(Store& store, const std::string& case_id, 
                 s_of(loc["grid_code"]), cat.code, cat.family, doc["priority"].get<std::string>(),
                 created_ms, now_ms, std::nullopt, doc.dump()};
     row.ended_at = ended_at(doc, members);
-    EventRow ev;
-    ev.case_id = case_id;
-    ev.type = std::move(type);
-    ev.street_code = row.street_code;
-    ev.community_code = row.community_code;
-    ev.grid_code = row.grid_code;
-    ev.category_family = row.category_family;
-    ev.status = row.status;
-    ev.at = now_ms;
-    ev.detail = detail.dump();
-    ev.doc = row.doc;
+    EventRow ev = event_of(row, std::move(type), now_ms, detail.dump());
     if (auto r = store.append_event(ev); !r) return r.error();
     if (auto r = store.put_case(row, ev.seq); !r) return r.error();
     return ev;
@@ -452,18 +442,9 @@ Result<Pipeline::Override> Pipeline::merge(Store& store, std::string_view into, 
     row.merged_into = std::string(into);
     row.updated_at = now_ms;
     row.doc = doc.dump();
-    EventRow eb;
-    eb.case_id = row.case_id;
-    eb.type = "merged_into";
-    eb.street_code = row.street_code;
-    eb.community_code = row.community_code;
-    eb.grid_code = row.grid_code;
-    eb.category_family = row.category_family;
-    eb.status = row.status;
-    eb.at = now_ms;
-    eb.detail = json{{"override", "merge"}, {"merged_into", into}, {"records", moved}, {"by", by}, {"note", note},
-                     {"summary", summary}}.dump();
-    eb.doc = row.doc;
+    EventRow eb = event_of(row, "merged_into", now_ms,
+                           json{{"override", "merge"}, {"merged_into", into}, {"records", moved}, {"by", by},
+                                {"note", note}, {"summary", summary}}.dump());
     if (auto r = store.append_event(eb); !r) return r.error();
     if (auto r = store.put_case(row, eb.seq); !r) return r.error();
     events.push_back(std::move(eb));

@@ -534,6 +534,24 @@ Result<std::vector<CorrRecordRow>> Store::corr_candidates(const CorrBox& q, int 
     return out;
 }
 
+// Steps a bound query whose rows are two text columns.
+Result<std::vector<std::pair<std::string, std::string>>> Store::text_pairs(sqlite3_stmt* st) {
+    std::vector<std::pair<std::string, std::string>> out;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.emplace_back(col(st, 0), col(st, 1));
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return make_error(last_error());
+    return out;
+}
+
+// Steps a bound query: does it return a row?
+Result<bool> Store::any_row(sqlite3_stmt* st) {
+    const int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return make_error(last_error());
+    return rc == SQLITE_ROW;
+}
+
 Result<void> Store::add_record_link(std::string_view target, std::string_view source, std::string_view relation) {
     sqlite3_stmt* st = stmt("INSERT OR IGNORE INTO record_links(target, source, relation) VALUES(?,?,?)");
     bind(st, 1, target);
@@ -546,12 +564,7 @@ Result<void> Store::add_record_link(std::string_view target, std::string_view so
 Result<std::vector<std::pair<std::string, std::string>>> Store::records_linking_to(std::string_view target) {
     sqlite3_stmt* st = stmt("SELECT source, relation FROM record_links WHERE target=?");
     bind(st, 1, target);
-    std::vector<std::pair<std::string, std::string>> out;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.emplace_back(col(st, 0), col(st, 1));
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) return make_error(last_error());
-    return out;
+    return text_pairs(st);
 }
 
 Result<void> Store::add_split_pair(std::string_view a, std::string_view b) {
@@ -567,52 +580,20 @@ Result<void> Store::add_split_pair(std::string_view a, std::string_view b) {
 Result<bool> Store::has_split_pairs(std::string_view a) {
     sqlite3_stmt* st = stmt("SELECT 1 FROM split_pairs WHERE a=? LIMIT 1");
     bind(st, 1, a);
-    const int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return make_error(last_error());
-    return rc == SQLITE_ROW;
+    return any_row(st);
 }
 
 Result<bool> Store::split_pair(std::string_view a, std::string_view b) {
     sqlite3_stmt* st = stmt("SELECT 1 FROM split_pairs WHERE a=? AND b=?");
     bind(st, 1, a);
     bind(st, 2, b);
-    const int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return make_error(last_error());
-    return rc == SQLITE_ROW;
+    return any_row(st);
 }
 
 Result<std::vector<std::pair<std::string, std::string>>> Store::corr_members(std::string_view case_id) {
     sqlite3_stmt* st = stmt("SELECT system, place FROM corr_records WHERE case_id=?");
     bind(st, 1, case_id);
-    std::vector<std::pair<std::string, std::string>> out;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.emplace_back(col(st, 0), col(st, 1));
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) return make_error(last_error());
-    return out;
-}
-
-Result<int> Store::corr_records_in_case(std::string_view case_id) {
-    sqlite3_stmt* st = stmt("SELECT count(*) FROM corr_records WHERE case_id=?");
-    bind(st, 1, case_id);
-    const int rc = sqlite3_step(st);
-    const int n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW) return make_error(last_error());
-    return n;
-}
-
-Result<std::vector<std::pair<std::string, std::string>>> Store::record_keys_of_case(std::string_view case_id) {
-    sqlite3_stmt* st = stmt("SELECT system, record_id FROM source_records WHERE case_id=? ORDER BY received_at, system, record_id");
-    bind(st, 1, case_id);
-    std::vector<std::pair<std::string, std::string>> out;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.emplace_back(col(st, 0), col(st, 1));
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) return make_error(last_error());
-    return out;
+    return text_pairs(st);
 }
 
 Result<void> Store::move_record(std::string_view system, std::string_view record_id, std::string_view case_id) {

@@ -46,6 +46,22 @@ struct DeadLetterRow {
     std::string replay_outcome;
 };
 
+// The event that records `c` as it now is (its document, status and places), of `type`.
+inline EventRow event_of(const CaseRow& c, std::string type, std::int64_t at, std::string detail) {
+    EventRow e;
+    e.case_id = c.case_id;
+    e.type = std::move(type);
+    e.street_code = c.street_code;
+    e.community_code = c.community_code;
+    e.grid_code = c.grid_code;
+    e.category_family = c.category_family;
+    e.status = c.status;
+    e.at = at;
+    e.detail = std::move(detail);
+    e.doc = c.doc;
+    return e;
+}
+
 // A command-centre action owed to one source system (the write_back action JSON), and where
 // its delivery stands.
 struct WritebackRow {
@@ -129,11 +145,8 @@ public:
     Result<std::vector<std::pair<std::string, std::string>>> records_linking_to(std::string_view target);
     Result<bool> split_pair(std::string_view a, std::string_view b);
     Result<bool> has_split_pairs(std::string_view a);
-    Result<int> corr_records_in_case(std::string_view case_id);
     // {system, place} of every correlated record of a case.
     Result<std::vector<std::pair<std::string, std::string>>> corr_members(std::string_view case_id);
-    // Records of a case (source_records), in order of arrival.
-    Result<std::vector<std::pair<std::string, std::string>>> record_keys_of_case(std::string_view case_id);
     std::uint64_t head_seq() const { return last_seq_; }
     const std::map<std::string, std::uint64_t>& street_heads() const { return street_last_; }
 
@@ -168,6 +181,8 @@ private:
     Result<void> exec(const char* sql);
     Result<void> load_heads();
     Result<void> migrate();
+    Result<std::vector<std::pair<std::string, std::string>>> text_pairs(sqlite3_stmt* st);
+    Result<bool> any_row(sqlite3_stmt* st);
     std::string last_error() const;
     Result<std::optional<WritebackRow>> one_writeback(sqlite3_stmt* st);  // steps a prepared query
     sqlite3_stmt* stmt(const char* sql);
