@@ -259,8 +259,15 @@ Result<Decision> Correlator::decide(Store& store, const json& rec, const Profile
     CorrBox q{static_cast<std::int32_t>(std::floor(x - radius)), static_cast<std::int32_t>(std::ceil(x + radius)),
               static_cast<std::int32_t>(std::floor(y - radius)), static_cast<std::int32_t>(std::ceil(y + radius)),
               static_cast<std::int32_t>(std::floor(t - gap)), static_cast<std::int32_t>(std::ceil(t + gap + (p.date_only ? 1440 : 0)))};
-    auto hits = store.corr_candidates(q, s_.max_candidates);
-    if (!hits) return hits.error();
+    // Only families that can join reach the scoring: the rest are vetoed inside the search.
+    std::string families;
+    if (p.category != "other.unclassified") {
+        families = "," + p.family + ",";
+        for (const auto& [a, b] : s_.compatible_families) {
+            if (a == p.family) families += b + ",";
+            if (b == p.family) families += a + ",";
+        }
+    }
 
     struct Best {
         Evidence e;
@@ -269,45 +276,41 @@ Result<Decision> Correlator::decide(Store& store, const json& rec, const Profile
         std::string penalty;  // a contradiction with another record of the case
     };
     std::map<std::string, Best> per_case;
-    int vetoed_category = 0, vetoed_split = 0;
+    int vetoed_split = 0;
     // Split pairs are rare: ask once whether this record has any before checking each hit.
     auto any_split = store.has_split_pairs(self);
     if (!any_split) return any_split.error();
     std::set<std::string> split_cases;
-    for (const CorrRecordRow& h : *hits) {
-        // Incompatible categories are vetoed before anything else is computed.
-        if (h.category != p.category && h.category != "other.unclassified" && p.category != "other.unclassified" &&
-            !compatible(p.family, h.family, s_)) {
-            ++vetoed_category;
-            continue;
-        }
-        Profile c;
+    Profile c;  // one for all hits: its strings and signatures keep their storage
+    auto hits = store.corr_candidates(q, families, s_.max_candidates, [&](const CorrHit& h) -> Result<void> {
         c.system = h.system;
         c.record_id = h.record_id;
         c.located = h.located;
         c.lon = h.lon, c.lat = h.lat, c.precision_m = h.precision_m, c.reported_ms = h.reported_ms;
         c.date_only = h.date_only;
         c.category = h.category, c.family = h.family;
-        c.text = from_bytes(h.text), c.address = from_bytes(h.address);
+        from_bytes(h.text, c.text), from_bytes(h.address, c.address);
         c.place = Place::from_string(h.place);
         Evidence e = compare(p, c, s_);
-        if (e.distance_m > std::max(radius, 3.0 * e.sigma_m) || e.minutes > gap) continue;
+        if (e.distance_m > std::max(radius, 3.0 * e.sigma_m) || e.minutes > gap) return {};
         if (*any_split) {
-            auto split = store.split_pair(self, key(h.system, h.record_id));
+            auto split = store.split_pair(self, key(c.system, c.record_id));
             if (!split) return split.error();
             if (*split) {
                 ++vetoed_split;
-                split_cases.insert(h.case_id);
-                continue;
+                split_cases.emplace(h.case_id);
+                return {};
             }
         }
-        Best& b = per_case[h.case_id];
+        Best& b = per_case[std::string(h.case_id)];
         if (b.record.empty() || e.score > b.e.score) {
             b.e = e;
-            b.record = key(h.system, h.record_id);
+            b.record = key(c.system, c.record_id);
             b.ended = ended_long_ago(h.case_ended_ms, p.reported_ms, s_);
         }
-    }
+        return {};
+    });
+    if (!hits) return hits.error();
     // A case with a split-apart record is never joined, whatever its other records say.
     for (const auto& c : split_cases) per_case.erase(c);
     const Best* best = nullptr;
@@ -346,8 +349,7 @@ Result<Decision> Correlator::decide(Store& store, const json& rec, const Profile
         if (!best || b.e.score > best->e.score) best = &b, best_case = &cid;
     }
     if (full) d.detail["skipped_full_cases"] = full;
-    d.detail["candidates"] = hits->size();
-    if (vetoed_category) d.detail["vetoed_incompatible"] = vetoed_category;
+    d.detail["candidates"] = *hits;
     if (vetoed_split) d.detail["vetoed_split"] = vetoed_split;
     d.detail["threshold"] = s_.threshold;
     if (best && best->e.score >= s_.threshold) {
@@ -380,7 +382,7 @@ Result<Decision> Correlator::decide(Store& store, const json& rec, const Profile
                     " < " + fmt(s_.threshold, 2) + " (" + best->e.summary() +
                     (best->penalty.empty() ? "" : "; " + best->penalty) + ")";
     } else {
-        d.summary = "opened a new case: no open case nearby (" + std::to_string(hits->size()) + " indexed record(s) examined)";
+        d.summary = "opened a new case: no open case nearby (" + std::to_string(*hits) + " indexed record(s) examined)";
     }
     return d;
 }

@@ -55,14 +55,6 @@ Profile make_profile(const nlohmann::json& record, const nlohmann::json& locatio
 // max_distance_m, and the report minute).
 CorrRecordRow index_row(const Profile& p, const std::string& case_id, const Settings& s);
 
-// A correlated record of some case, as the index returns it.
-struct Indexed {
-    Profile p;
-    std::string case_id;
-    std::string case_status;
-    std::int64_t case_ended_ms = 0;  // 0: the case is active
-};
-
 // The evidence between two records.
 // The evidence between two records; the l_* are its log-likelihood ratios, score their sum
 // with the prior (log-odds that the two are one incident).

@@ -124,11 +124,16 @@ std::string to_bytes(const Signature& s) {
     return out;
 }
 
-Signature from_bytes(std::string_view b) {
-    Signature s(b.size() / 2);
+void from_bytes(std::string_view b, Signature& s) {
+    s.resize(b.size() / 2);
     for (std::size_t k = 0; k < s.size(); ++k)
         s[k] = static_cast<std::uint16_t>(static_cast<unsigned char>(b[2 * k]) |
                                           (static_cast<unsigned char>(b[2 * k + 1]) << 8));
+}
+
+Signature from_bytes(std::string_view b) {
+    Signature s;
+    from_bytes(b, s);
     return s;
 }
 

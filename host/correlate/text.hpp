@@ -35,5 +35,6 @@ double dice(const Signature& a, const Signature& b);
 // Byte form for the store (little-endian uint16s) and back.
 std::string to_bytes(const Signature& s);
 Signature from_bytes(std::string_view b);
+void from_bytes(std::string_view b, Signature& out);  // reuses out's storage
 
 }  // namespace casehub::host::correlate

@@ -80,7 +80,8 @@ CREATE TABLE IF NOT EXISTS record_links (
 CREATE TABLE IF NOT EXISTS split_pairs (a TEXT NOT NULL, b TEXT NOT NULL, PRIMARY KEY (a, b)) WITHOUT ROWID;
 )sql";
 
-void bind(sqlite3_stmt* st, int i, std::string_view v) {
+// Not "bind": std::bind, found by ADL for std::string arguments, would win and bind nothing.
+void bind_text(sqlite3_stmt* st, int i, std::string_view v) {
     sqlite3_bind_text(st, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
 }
 void bind_blob(sqlite3_stmt* st, int i, std::string_view v) {
@@ -219,7 +220,7 @@ void Store::rollback() {
 
 Result<std::optional<std::string>> Store::cursor(std::string_view adapter) {
     sqlite3_stmt* st = stmt("SELECT cursor FROM adapter_cursors WHERE adapter=?");
-    bind(st, 1, adapter);
+    bind_text(st, 1, adapter);
     int rc = sqlite3_step(st);
     std::optional<std::string> out;
     if (rc == SQLITE_ROW) out = col(st, 0);
@@ -232,8 +233,8 @@ Result<std::optional<SourceRow>> Store::find_source(std::string_view system, std
     sqlite3_stmt* st = stmt(
         "SELECT case_id, version, version_form, raw_sha256, status, status_native FROM source_records"
         " WHERE system=? AND record_id=?");
-    bind(st, 1, system);
-    bind(st, 2, record_id);
+    bind_text(st, 1, system);
+    bind_text(st, 2, record_id);
     int rc = sqlite3_step(st);
     std::optional<SourceRow> out;
     if (rc == SQLITE_ROW) out = SourceRow{col(st, 0), col(st, 1), col(st, 2), col(st, 3), col(st, 4), col(st, 5)};
@@ -244,7 +245,7 @@ Result<std::optional<SourceRow>> Store::find_source(std::string_view system, std
 
 Result<std::optional<std::string>> Store::case_doc(std::string_view case_id) {
     sqlite3_stmt* st = stmt("SELECT doc FROM cases WHERE case_id=?");
-    bind(st, 1, case_id);
+    bind_text(st, 1, case_id);
     int rc = sqlite3_step(st);
     std::optional<std::string> out;
     if (rc == SQLITE_ROW) out = col(st, 0);
@@ -293,8 +294,8 @@ Result<std::vector<DeadLetterRow>> Store::dead_letters(std::string_view adapter,
                                    " AND (? OR replayed_at IS NULL OR replay_outcome != 'applied') ORDER BY id LIMIT ?";
     sqlite3_stmt* st = stmt(sql.c_str());
     sqlite3_bind_int64(st, 1, after_id);
-    bind(st, 2, adapter);
-    bind(st, 3, adapter);
+    bind_text(st, 2, adapter);
+    bind_text(st, 3, adapter);
     sqlite3_bind_int(st, 4, include_replayed ? 1 : 0);
     sqlite3_bind_int(st, 5, limit);
     std::vector<DeadLetterRow> out;
@@ -325,8 +326,8 @@ Result<void> Store::set_cursor(std::string_view adapter, std::string_view cursor
     sqlite3_stmt* st = stmt(
         "INSERT INTO adapter_cursors(adapter, cursor, updated_at) VALUES(?,?,strftime('%s','now')*1000)"
         " ON CONFLICT(adapter) DO UPDATE SET cursor=excluded.cursor, updated_at=excluded.updated_at");
-    bind(st, 1, adapter);
-    bind(st, 2, cursor);
+    bind_text(st, 1, adapter);
+    bind_text(st, 2, cursor);
     CASEHUB_STEP(st, "writing cursor");
     return {};
 }
@@ -336,15 +337,15 @@ Result<void> Store::put_source(std::string_view system, std::string_view record_
     sqlite3_stmt* st = stmt(
         "INSERT OR REPLACE INTO source_records(system, record_id, case_id, version, version_form, raw_sha256,"
         " status, status_native, adapter, received_at, doc) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
-    bind(st, 1, system);
-    bind(st, 2, record_id);
-    bind(st, 3, r.case_id);
-    bind(st, 4, r.version);
-    bind(st, 5, r.version_form);
-    bind(st, 6, r.raw_sha256);
-    bind(st, 7, r.status);
-    bind(st, 8, r.status_native);
-    bind(st, 9, adapter);
+    bind_text(st, 1, system);
+    bind_text(st, 2, record_id);
+    bind_text(st, 3, r.case_id);
+    bind_text(st, 4, r.version);
+    bind_text(st, 5, r.version_form);
+    bind_text(st, 6, r.raw_sha256);
+    bind_text(st, 7, r.status);
+    bind_text(st, 8, r.status_native);
+    bind_text(st, 9, adapter);
     sqlite3_bind_int64(st, 10, received_at);
     bind_blob(st, 11, doc);
     CASEHUB_STEP(st, "writing source record");
@@ -356,18 +357,18 @@ Result<void> Store::put_case(const CaseRow& c, std::uint64_t seq) {
         "INSERT OR REPLACE INTO cases(case_id, seq, status, street_code, community_code, grid_code,"
         " category_code, category_family, priority, created_at, updated_at, merged_into, doc, ended_at)"
         " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-    bind(st, 1, c.case_id);
+    bind_text(st, 1, c.case_id);
     sqlite3_bind_int64(st, 2, static_cast<std::int64_t>(seq));
-    bind(st, 3, c.status);
-    bind(st, 4, c.street_code);
-    bind(st, 5, c.community_code);
-    bind(st, 6, c.grid_code);
-    bind(st, 7, c.category_code);
-    bind(st, 8, c.category_family);
-    bind(st, 9, c.priority);
+    bind_text(st, 3, c.status);
+    bind_text(st, 4, c.street_code);
+    bind_text(st, 5, c.community_code);
+    bind_text(st, 6, c.grid_code);
+    bind_text(st, 7, c.category_code);
+    bind_text(st, 8, c.category_family);
+    bind_text(st, 9, c.priority);
     sqlite3_bind_int64(st, 10, c.created_at);
     sqlite3_bind_int64(st, 11, c.updated_at);
-    if (c.merged_into) bind(st, 12, *c.merged_into);
+    if (c.merged_into) bind_text(st, 12, *c.merged_into);
     bind_blob(st, 13, c.doc);
     sqlite3_bind_int64(st, 14, c.ended_at);
     CASEHUB_STEP(st, "writing case");
@@ -382,16 +383,16 @@ Result<void> Store::append_event(EventRow& e) {
         "INSERT INTO events(seq, case_id, type, street_code, prev_street_seq, community_code, grid_code,"
         " category_family, status, at, detail, doc) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)");
     sqlite3_bind_int64(st, 1, static_cast<std::int64_t>(e.seq));
-    bind(st, 2, e.case_id);
-    bind(st, 3, e.type);
-    bind(st, 4, e.street_code);
+    bind_text(st, 2, e.case_id);
+    bind_text(st, 3, e.type);
+    bind_text(st, 4, e.street_code);
     sqlite3_bind_int64(st, 5, static_cast<std::int64_t>(e.prev_street_seq));
-    bind(st, 6, e.community_code);
-    bind(st, 7, e.grid_code);
-    bind(st, 8, e.category_family);
-    bind(st, 9, e.status);
+    bind_text(st, 6, e.community_code);
+    bind_text(st, 7, e.grid_code);
+    bind_text(st, 8, e.category_family);
+    bind_text(st, 9, e.status);
     sqlite3_bind_int64(st, 10, e.at);
-    bind(st, 11, e.detail);
+    bind_text(st, 11, e.detail);
     bind_blob(st, 12, e.doc);
     CASEHUB_STEP(st, "appending event");
     last_seq_ = e.seq;
@@ -402,7 +403,7 @@ Result<void> Store::append_event(EventRow& e) {
 Result<std::string> Store::next_case_id(std::string_view day) {
     sqlite3_stmt* st = stmt("INSERT INTO case_serials(day, n) VALUES(?, 1)"
                             " ON CONFLICT(day) DO UPDATE SET n = n + 1 RETURNING n");
-    bind(st, 1, day);
+    bind_text(st, 1, day);
     if (sqlite3_step(st) != SQLITE_ROW) {
         auto e = last_error();
         sqlite3_reset(st);
@@ -418,13 +419,13 @@ Result<std::string> Store::next_case_id(std::string_view day) {
 Result<std::int64_t> Store::add_dead_letter(const DeadLetterRow& d) {
     sqlite3_stmt* st = stmt("INSERT INTO dead_letters(adapter, received_at, stage, reason, path, detail, cursor, doc)"
                             " VALUES(?,?,?,?,?,?,?,?)");
-    bind(st, 1, d.adapter);
+    bind_text(st, 1, d.adapter);
     sqlite3_bind_int64(st, 2, d.received_at);
-    bind(st, 3, d.stage);
-    bind(st, 4, d.reason);
-    bind(st, 5, d.path);
-    bind(st, 6, d.detail);
-    bind(st, 7, d.cursor);
+    bind_text(st, 3, d.stage);
+    bind_text(st, 4, d.reason);
+    bind_text(st, 5, d.path);
+    bind_text(st, 6, d.detail);
+    bind_text(st, 7, d.cursor);
     bind_blob(st, 8, d.doc);
     CASEHUB_STEP(st, "writing dead letter");
     return static_cast<std::int64_t>(sqlite3_last_insert_rowid(db_));
@@ -436,7 +437,7 @@ Result<std::optional<CaseRow>> Store::find_case(std::string_view case_id) {
     sqlite3_stmt* st = stmt("SELECT case_id, status, street_code, community_code, grid_code, category_code,"
                             " category_family, priority, created_at, updated_at, merged_into, doc, ended_at"
                             " FROM cases WHERE case_id=?");
-    bind(st, 1, case_id);
+    bind_text(st, 1, case_id);
     std::optional<CaseRow> out;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
@@ -454,7 +455,7 @@ Result<std::optional<CaseRow>> Store::find_case(std::string_view case_id) {
 Result<std::vector<CaseSource>> Store::sources_of_case(std::string_view case_id) {
     sqlite3_stmt* st = stmt("SELECT system, record_id, adapter, doc FROM source_records WHERE case_id=?"
                             " ORDER BY system, record_id");
-    bind(st, 1, case_id);
+    bind_text(st, 1, case_id);
     std::vector<CaseSource> out;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.push_back({col(st, 0), col(st, 1), col(st, 2), col(st, 3)});
@@ -468,19 +469,19 @@ Result<void> Store::put_corr_record(const CorrRecordRow& r) {
         "INSERT INTO corr_records(system, record_id, case_id, located, lon, lat, precision_m, reported_at,"
         " category, family, text, address, place) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)"
         " ON CONFLICT(system, record_id) DO UPDATE SET case_id=excluded.case_id RETURNING id");
-    bind(st, 1, r.system);
-    bind(st, 2, r.record_id);
-    bind(st, 3, r.case_id);
+    bind_text(st, 1, r.system);
+    bind_text(st, 2, r.record_id);
+    bind_text(st, 3, r.case_id);
     sqlite3_bind_int(st, 4, r.located ? 1 : 0);
     sqlite3_bind_double(st, 5, r.lon);
     sqlite3_bind_double(st, 6, r.lat);
     sqlite3_bind_int(st, 7, r.precision_m);
     sqlite3_bind_int64(st, 8, r.reported_ms);
-    bind(st, 9, r.category);
-    bind(st, 10, r.family);
+    bind_text(st, 9, r.category);
+    bind_text(st, 10, r.family);
     bind_blob(st, 11, r.text);
     bind_blob(st, 12, r.address);
-    bind(st, 13, r.place);
+    bind_text(st, 13, r.place);
     if (sqlite3_step(st) != SQLITE_ROW) {
         auto e = make_error("writing correlation profile: " + last_error());
         sqlite3_reset(st);
@@ -497,41 +498,51 @@ Result<void> Store::put_corr_record(const CorrRecordRow& r) {
     return {};
 }
 
-Result<std::vector<CorrRecordRow>> Store::corr_candidates(const CorrBox& q, int limit) {
+Result<int> Store::corr_candidates(const CorrBox& q, std::string_view families, int limit,
+                                   const std::function<Result<void>(const CorrHit&)>& visit) {
     sqlite3_stmt* st = stmt(
         "SELECT p.system, p.record_id, p.case_id, p.located, p.lon, p.lat, p.precision_m, p.reported_at,"
-        " p.category, p.family, p.text, p.address, c.status, c.ended_at, r.t0, r.t1, p.place"
+        " p.category, p.family, p.text, p.address, c.ended_at, r.t0, r.t1, p.place"
         " FROM corr_rtree r JOIN corr_records p ON p.id = r.id JOIN cases c ON c.case_id = p.case_id"
         " WHERE r.x0 <= ?2 AND r.x1 >= ?1 AND r.y0 <= ?4 AND r.y1 >= ?3 AND r.t0 <= ?6 AND r.t1 >= ?5"
+        " AND (?8 = '' OR p.category = 'other.unclassified' OR instr(?8, ',' || p.family || ',') > 0)"
         " AND c.merged_into IS NULL LIMIT ?7");
     const std::int32_t b[6] = {q.x0, q.x1, q.y0, q.y1, q.t0, q.t1};
     for (int k = 0; k < 6; ++k) sqlite3_bind_int(st, 1 + k, b[k]);
     sqlite3_bind_int(st, 7, limit);
-    std::vector<CorrRecordRow> out;
-    int rc;
+    bind_text(st, 8, families);
+    auto view = [st](int i) {
+        const void* p = sqlite3_column_blob(st, i);
+        return p ? std::string_view(static_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(st, i)))
+                 : std::string_view();
+    };
+    int n = 0, rc;
+    CorrHit h;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        CorrRecordRow r;
-        r.system = col(st, 0);
-        r.record_id = col(st, 1);
-        r.case_id = col(st, 2);
-        r.located = sqlite3_column_int(st, 3) != 0;
-        r.lon = sqlite3_column_double(st, 4);
-        r.lat = sqlite3_column_double(st, 5);
-        r.precision_m = sqlite3_column_int(st, 6);
-        r.reported_ms = sqlite3_column_int64(st, 7);
-        r.category = col(st, 8);
-        r.family = col(st, 9);
-        r.text = col(st, 10);
-        r.address = col(st, 11);
-        r.case_status = col(st, 12);
-        r.case_ended_ms = sqlite3_column_int64(st, 13);
-        r.date_only = sqlite3_column_int(st, 15) > sqlite3_column_int(st, 14);
-        r.place = col(st, 16);
-        out.push_back(std::move(r));
+        h.system = view(0);
+        h.record_id = view(1);
+        h.case_id = view(2);
+        h.located = sqlite3_column_int(st, 3) != 0;
+        h.lon = sqlite3_column_double(st, 4);
+        h.lat = sqlite3_column_double(st, 5);
+        h.precision_m = sqlite3_column_int(st, 6);
+        h.reported_ms = sqlite3_column_int64(st, 7);
+        h.category = view(8);
+        h.family = view(9);
+        h.text = view(10);
+        h.address = view(11);
+        h.case_ended_ms = sqlite3_column_int64(st, 12);
+        h.date_only = sqlite3_column_int(st, 14) > sqlite3_column_int(st, 13);
+        h.place = view(15);
+        ++n;
+        if (auto r = visit(h); !r) {
+            sqlite3_reset(st);
+            return r.error();
+        }
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) return make_error("searching the correlation index: " + last_error());
-    return out;
+    return n;
 }
 
 // Steps a bound query whose rows are two text columns.
@@ -554,24 +565,24 @@ Result<bool> Store::any_row(sqlite3_stmt* st) {
 
 Result<void> Store::add_record_link(std::string_view target, std::string_view source, std::string_view relation) {
     sqlite3_stmt* st = stmt("INSERT OR IGNORE INTO record_links(target, source, relation) VALUES(?,?,?)");
-    bind(st, 1, target);
-    bind(st, 2, source);
-    bind(st, 3, relation);
+    bind_text(st, 1, target);
+    bind_text(st, 2, source);
+    bind_text(st, 3, relation);
     CASEHUB_STEP(st, "writing record link");
     return {};
 }
 
 Result<std::vector<std::pair<std::string, std::string>>> Store::records_linking_to(std::string_view target) {
     sqlite3_stmt* st = stmt("SELECT source, relation FROM record_links WHERE target=?");
-    bind(st, 1, target);
+    bind_text(st, 1, target);
     return text_pairs(st);
 }
 
 Result<void> Store::add_split_pair(std::string_view a, std::string_view b) {
     for (int k = 0; k < 2; ++k) {
         sqlite3_stmt* st = stmt("INSERT OR IGNORE INTO split_pairs(a, b) VALUES(?,?)");
-        bind(st, 1, k ? b : a);
-        bind(st, 2, k ? a : b);
+        bind_text(st, 1, k ? b : a);
+        bind_text(st, 2, k ? a : b);
         CASEHUB_STEP(st, "writing split pair");
     }
     return {};
@@ -579,20 +590,20 @@ Result<void> Store::add_split_pair(std::string_view a, std::string_view b) {
 
 Result<bool> Store::has_split_pairs(std::string_view a) {
     sqlite3_stmt* st = stmt("SELECT 1 FROM split_pairs WHERE a=? LIMIT 1");
-    bind(st, 1, a);
+    bind_text(st, 1, a);
     return any_row(st);
 }
 
 Result<bool> Store::split_pair(std::string_view a, std::string_view b) {
     sqlite3_stmt* st = stmt("SELECT 1 FROM split_pairs WHERE a=? AND b=?");
-    bind(st, 1, a);
-    bind(st, 2, b);
+    bind_text(st, 1, a);
+    bind_text(st, 2, b);
     return any_row(st);
 }
 
 Result<std::vector<std::pair<std::string, std::string>>> Store::corr_members(std::string_view case_id) {
     sqlite3_stmt* st = stmt("SELECT system, place FROM corr_records WHERE case_id=?");
-    bind(st, 1, case_id);
+    bind_text(st, 1, case_id);
     return text_pairs(st);
 }
 
@@ -600,9 +611,9 @@ Result<void> Store::move_record(std::string_view system, std::string_view record
     for (const char* sql : {"UPDATE source_records SET case_id=?3 WHERE system=?1 AND record_id=?2",
                             "UPDATE corr_records SET case_id=?3 WHERE system=?1 AND record_id=?2"}) {
         sqlite3_stmt* st = stmt(sql);
-        bind(st, 1, system);
-        bind(st, 2, record_id);
-        bind(st, 3, case_id);
+        bind_text(st, 1, system);
+        bind_text(st, 2, record_id);
+        bind_text(st, 3, case_id);
         CASEHUB_STEP(st, "moving a record to another case");
     }
     return {};
@@ -632,15 +643,15 @@ WritebackRow read_writeback(sqlite3_stmt* st) {
 Result<std::int64_t> Store::add_writeback(const WritebackRow& w) {
     sqlite3_stmt* st = stmt("INSERT INTO writebacks(case_id, adapter, system, record_id, action, state, attempts,"
                             " next_at, last_error, created_at, updated_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
-    bind(st, 1, w.case_id);
-    bind(st, 2, w.adapter);
-    bind(st, 3, w.system);
-    bind(st, 4, w.record_id);
-    bind(st, 5, w.action);
-    bind(st, 6, w.state);
+    bind_text(st, 1, w.case_id);
+    bind_text(st, 2, w.adapter);
+    bind_text(st, 3, w.system);
+    bind_text(st, 4, w.record_id);
+    bind_text(st, 5, w.action);
+    bind_text(st, 6, w.state);
     sqlite3_bind_int(st, 7, w.attempts);
     sqlite3_bind_int64(st, 8, w.next_at);
-    bind(st, 9, w.last_error);
+    bind_text(st, 9, w.last_error);
     sqlite3_bind_int64(st, 10, w.created_at);
     sqlite3_bind_int64(st, 11, w.updated_at);
     CASEHUB_STEP(st, "writing write-back");
@@ -650,12 +661,12 @@ Result<std::int64_t> Store::add_writeback(const WritebackRow& w) {
 Result<void> Store::update_writeback(const WritebackRow& w) {
     sqlite3_stmt* st = stmt("UPDATE writebacks SET state=?, attempts=?, next_at=?, last_error=?, updated_at=?,"
                             " action=? WHERE id=?");
-    bind(st, 1, w.state);
+    bind_text(st, 1, w.state);
     sqlite3_bind_int(st, 2, w.attempts);
     sqlite3_bind_int64(st, 3, w.next_at);
-    bind(st, 4, w.last_error);
+    bind_text(st, 4, w.last_error);
     sqlite3_bind_int64(st, 5, w.updated_at);
-    bind(st, 6, w.action);
+    bind_text(st, 6, w.action);
     sqlite3_bind_int64(st, 7, w.id);
     CASEHUB_STEP(st, "updating write-back");
     return {};
@@ -674,7 +685,7 @@ Result<std::optional<WritebackRow>> Store::next_writeback(std::string_view adapt
     static const std::string sql = std::string("SELECT ") + kWritebackCols +
                                    " FROM writebacks WHERE adapter=? AND state='pending' ORDER BY id LIMIT 1";
     sqlite3_stmt* st = stmt(sql.c_str());
-    bind(st, 1, adapter);
+    bind_text(st, 1, adapter);
     return one_writeback(st);
 }
 
@@ -689,7 +700,7 @@ Result<std::vector<WritebackRow>> Store::writebacks_of_case(std::string_view cas
     static const std::string sql = std::string("SELECT ") + kWritebackCols +
                                    " FROM writebacks WHERE case_id=? ORDER BY id";
     sqlite3_stmt* st = stmt(sql.c_str());
-    bind(st, 1, case_id);
+    bind_text(st, 1, case_id);
     std::vector<WritebackRow> out;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.push_back(read_writeback(st));
@@ -701,7 +712,7 @@ Result<std::vector<WritebackRow>> Store::writebacks_of_case(std::string_view cas
 Result<void> Store::mark_replayed(std::int64_t id, std::int64_t at, std::string_view outcome) {
     sqlite3_stmt* st = stmt("UPDATE dead_letters SET replayed_at=?, replay_outcome=? WHERE id=?");
     sqlite3_bind_int64(st, 1, at);
-    bind(st, 2, outcome);
+    bind_text(st, 2, outcome);
     sqlite3_bind_int64(st, 3, id);
     CASEHUB_STEP(st, "marking dead letter replayed");
     return {};
@@ -709,8 +720,8 @@ Result<void> Store::mark_replayed(std::int64_t id, std::int64_t at, std::string_
 
 Result<int> Store::purge_dead_letters(std::string_view adapter, bool only_replayed) {
     sqlite3_stmt* st = stmt("DELETE FROM dead_letters WHERE (?='' OR adapter=?) AND (NOT ? OR replay_outcome='applied')");
-    bind(st, 1, adapter);
-    bind(st, 2, adapter);
+    bind_text(st, 1, adapter);
+    bind_text(st, 2, adapter);
     sqlite3_bind_int(st, 3, only_replayed ? 1 : 0);
     CASEHUB_STEP(st, "purging dead letters");
     return sqlite3_changes(db_);
@@ -724,7 +735,7 @@ Result<void> Store::add_counters(std::string_view adapter, const Counters& c) {
         " duplicates=duplicates+excluded.duplicates,"
         " same_version_changed=same_version_changed+excluded.same_version_changed,"
         " stale=stale+excluded.stale, dead_lettered=dead_lettered+excluded.dead_lettered");
-    bind(st, 1, adapter);
+    bind_text(st, 1, adapter);
     sqlite3_bind_int64(st, 2, c.records_in);
     sqlite3_bind_int64(st, 3, c.applied);
     sqlite3_bind_int64(st, 4, c.duplicates);

@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -96,9 +97,17 @@ struct CorrRecordRow {
     std::string text, address;  // correlate::Signature bytes
     std::string place;          // correlate::Place::to_string()
     CorrBox box;                // ignored when !located (not in the R*Tree)
-    // Read back only: the case's state.
-    std::string case_status;
-    std::int64_t case_ended_ms = 0;
+};
+// One hit of the candidate search, as views into SQLite's row: valid during the callback only,
+// so the search materialises nothing it does not keep.
+struct CorrHit {
+    std::string_view system, record_id, case_id, category, family;
+    std::string_view text, address, place;  // as in CorrRecordRow
+    bool located = false, date_only = false;
+    double lon = 0, lat = 0;
+    int precision_m = 0;
+    std::int64_t reported_ms = 0;
+    std::int64_t case_ended_ms = 0;  // 0: the case is active
 };
 
 struct Counters {
@@ -138,8 +147,11 @@ public:
     Result<std::optional<WritebackRow>> writeback(std::int64_t id);
     Result<std::vector<WritebackRow>> writebacks_of_case(std::string_view case_id);
     // -- correlation (see correlate/correlator.hpp)
-    // Records whose box intersects `q`, with their case's status; at most `limit`.
-    Result<std::vector<CorrRecordRow>> corr_candidates(const CorrBox& q, int limit);
+    // Calls `visit` for each indexed record of an unmerged case whose box meets `q`, at most
+    // `limit`, and returns how many. `families` (",a,b,") keeps only records of those families,
+    // plus unclassified ones; "" keeps all. Filtering here spares the case lookup of the rest.
+    Result<int> corr_candidates(const CorrBox& q, std::string_view families, int limit,
+                                const std::function<Result<void>(const CorrHit&)>& visit);
     // "system:record_id" of the records whose links[] name `target` ("system:record_id"), and
     // the relation.
     Result<std::vector<std::pair<std::string, std::string>>> records_linking_to(std::string_view target);
