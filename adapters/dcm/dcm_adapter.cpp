@@ -545,13 +545,12 @@ void DcmSource::write_back(const json& action) {
     const std::string act = action.value("action", std::string());
     const std::string status = action.value("status", std::string());
     if (key.empty()) throw Error(CASEHUB_ERR_INVALID_ARGUMENT, "write-back without a key");
-    // The feedback of §7 knows 04 签收/开始处置 and 05 处置反馈 only.
-    std::string code;
-    if (act == "accept" || act == "start" || status == "accepted" || status == "in_progress") code = "04";
-    if (act == "resolve" || status == "resolved") code = "05";
+    // The feedback of §7 knows 04 签收/开始处置 and 05 处置反馈 only (dcm::feedback_code): any
+    // other action is refused as unsupported and nothing is sent.
+    const std::string code = dcm::feedback_code(act);
     if (code.empty())
-        throw Error(CASEHUB_ERR_UNSUPPORTED, "数字城管 feedback (§7) cannot express action '" + act + "' / status '" + status +
-                                                 "': only 04 签收 (accept, start) and 05 处置反馈 (resolve)");
+        throw Error(CASEHUB_ERR_UNSUPPORTED, "数字城管 feedback (§7) cannot express action '" + act + "' (status '" + status +
+                                                 "'): only 04 签收 (accept, start) and 05 处置反馈 (resolve)");
     const json& rec = action.contains("record") && action["record"].is_object() ? action["record"] : json::object();
     std::string taskid;
     if (rec.contains("source") && rec["source"].is_object()) taskid = rec["source"].value("record_id", std::string());

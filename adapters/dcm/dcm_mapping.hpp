@@ -152,6 +152,17 @@ inline std::string first_chars(std::string_view s, std::size_t n) {
     return std::string(s.substr(0, code_point_offset(s, n)));
 }
 
+// The §7 feedback code for a hub action (docs/write-back.md), or "" when the document cannot
+// express it. The feedback has two codes: 04 签收/开始处置 (accept, start) and 05 处置反馈
+// (resolve). dispatch (派遣), verify (核查), close (结案), reopen (核查不通过), merge and split
+// (作废 of a duplicate) are the centre's steps, and a unit's 退件 (return) is not a feedback
+// code either: no feedback for them.
+inline std::string feedback_code(std::string_view action) {
+    if (action == "accept" || action == "start") return "04";
+    if (action == "resolve") return "05";
+    return {};
+}
+
 // At most `max` code points: a longer text is cut to max - 1 and `…` appended (case-model §1).
 inline std::string cut_chars(const std::string& s, std::size_t max) {
     if (max == 0 || code_point_offset(s, max) == s.size()) return max == 0 ? std::string() : s;

@@ -443,13 +443,11 @@ private:
 
         const std::string act = action.value("action", std::string());
         const std::string status = action.value("status", std::string());
-        std::string clzt;
-        if (act == "accept" || act == "start" || status == "accepted" || status == "in_progress") clzt = "办理中";
-        if (act == "resolve" || status == "resolved") clzt = "已办结";
-        if (act == "return" || status == "rejected") clzt = "退单";
+        const std::string clzt = h12::feedback_clzt(act);
         if (clzt.empty())
-            throw Error(CASEHUB_ERR_UNSUPPORTED, "write-back " + key + ": 12345 feedback cannot express action '" +
-                                                     act + "' / status '" + status + "' (only 办理中, 已办结, 退单)");
+            throw Error(CASEHUB_ERR_UNSUPPORTED, "write-back " + key + ": 12345 feedback (§4) cannot express action '" + act +
+                                                     "' (status '" + status +
+                                                     "'): only 办理中 (accept, start), 已办结 (resolve), 退单 (return)");
 
         std::string dfnr = h12::detail::normalise_text(action.value("note", std::string()));
         if (clzt == "办理中" && dfnr.empty()) dfnr = "已签收，正在办理。";

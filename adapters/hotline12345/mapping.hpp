@@ -241,6 +241,18 @@ inline std::string format_local(std::int64_t ms) {
     return r.substr(0, 10) + " " + r.substr(11, 8);
 }
 
+// The §4 feedback `clzt` for a hub action (docs/write-back.md), or "" when the document cannot
+// express it: 办理中 (accept, start: signed for, handling), 已办结 (resolve), 退单 (return). The
+// rest are the centre's steps, with no feedback of the district's: 派单 (dispatch), 回访
+// (verify), 归档 (close), 重办 (reopen: the centre sends an order back), and the merging of
+// repeat calls (`glgdbh`: merge and split).
+inline std::string feedback_clzt(std::string_view action) {
+    if (action == "accept" || action == "start") return "办理中";
+    if (action == "resolve") return "已办结";
+    if (action == "return") return "退单";
+    return {};
+}
+
 // 2023-05-01 00:00 +08:00: before it, orders without `zblx` carry BD-09 (§3.3, case-model §5.1).
 inline constexpr std::int64_t kBd09Until = 1682870400000;
 

@@ -637,11 +637,16 @@ inline std::string feedback_id(std::string_view key) {
     return "CH-" + casehub::sdk::sha256_hex(key).substr(0, 37);
 }
 
+// §5.2 fkzt for a hub action (docs/write-back.md), or "" when the document cannot express it.
+// The feedback is the street's report of where its handling stands, with no order imposed on
+// it: a reopened case is being handled again (处置中). Dispatch (inside the street), verify and
+// close (the police keep their own case; 已办结 was the street's last word), merge and split
+// have no fkzt.
 inline std::string_view fkzt_for(const json& action) {
     const std::string a = action.value("action", std::string());
     const std::string s = action.value("status", std::string());
     if (a == "accept" || (a.empty() && s == "accepted")) return "已签收";
-    if (a == "start" || (a.empty() && s == "in_progress")) return "处置中";
+    if (a == "start" || a == "reopen" || (a.empty() && s == "in_progress")) return "处置中";
     if (a == "resolve" || (a.empty() && s == "resolved")) return "已办结";
     if (a == "return" || (a.empty() && s == "rejected")) return "退回";
     return {};
@@ -660,7 +665,7 @@ inline json feedback_record(const json& action, std::int64_t now_ms) {
                     "police feedback (§5.2) has no status for action '" +
                         action.value("action", std::string()) + "' / status '" +
                         action.value("status", std::string()) +
-                        "': only accept 已签收, start 处置中, resolve 已办结, return 退回");
+                        "': only accept 已签收, start and reopen 处置中, resolve 已办结, return 退回");
     const std::string key = action.contains("key") && action["key"].is_string()
                                 ? action["key"].get<std::string>()
                                 : (action.contains("writeback_id") ? action["writeback_id"].dump() : "");

@@ -15,6 +15,18 @@ namespace casehub::cli {
 
 namespace {
 
+// Where the hub routed an action, a merge or a split: the write-backs it queued and the records
+// whose systems cannot be told. A queued write-back may still end `unsupported` when the
+// adapter's document cannot express the action: `casehub cases show` has the outcome.
+void print_routing(const nlohmann::json& j) {
+    for (const auto& w : j.value("writebacks", nlohmann::json::array()))
+        std::cout << "  write-back " << w["id"] << " queued for " << w["system"].get<std::string>() << " "
+                  << w["record_id"].get<std::string>() << " (adapter " << w["adapter"].get<std::string>() << ")\n";
+    for (const auto& w : j.value("not_written_back", nlohmann::json::array()))
+        std::cout << "  not written back to " << w["system"].get<std::string>() << " "
+                  << w["record_id"].get<std::string>() << ": " << w["reason"].get<std::string>() << "\n";
+}
+
 struct ActionOptions {
     std::string case_id, action, note, unit_code, unit_name, handler;
     bool json = false;
@@ -33,6 +45,8 @@ int run_action(const std::string& config, const ActionOptions& o) {
     }
     const auto& j = *reply;
     if (!j.is_object() || j.contains("error")) {
+        // --json: the hub's refusal as it is ({error, code, field}); exit 1 not_found, else 2.
+        if (o.json && j.is_object()) std::cout << j.dump() << std::endl;
         std::cerr << "casehub cases action: " << (j.is_object() ? j["error"].get<std::string>() : "bad reply") << "\n";
         return j.is_object() && j.value("code", "") == "not_found" ? 1 : 2;
     }
@@ -42,12 +56,7 @@ int run_action(const std::string& config, const ActionOptions& o) {
     }
     std::cout << "case " << o.case_id << ": " << o.action << ", status " << j["status"].get<std::string>()
               << " (event " << j["seq"] << ")\n";
-    for (const auto& w : j["writebacks"])
-        std::cout << "  write-back " << w["id"] << " queued for " << w["system"].get<std::string>() << " "
-                  << w["record_id"].get<std::string>() << " (adapter " << w["adapter"].get<std::string>() << ")\n";
-    for (const auto& w : j["not_written_back"])
-        std::cout << "  not written back to " << w["system"].get<std::string>() << " "
-                  << w["record_id"].get<std::string>() << ": " << w["reason"].get<std::string>() << "\n";
+    print_routing(j);
     return 0;
 }
 
@@ -78,6 +87,7 @@ int run_override(const std::string& config, const std::string& cmd, const Overri
     const auto& j = *reply;
     const std::string verb = cmd == "case_merge" ? "merge" : "split";
     if (!j.is_object() || j.contains("error")) {
+        if (o.json && j.is_object()) std::cout << j.dump() << std::endl;
         std::cerr << "casehub cases " << verb << ": " << (j.is_object() ? j["error"].get<std::string>() : "bad reply") << "\n";
         return j.is_object() && j.value("code", "") == "not_found" ? 1 : 2;
     }
@@ -92,6 +102,7 @@ int run_override(const std::string& config, const std::string& cmd, const Overri
                   << j["case_id"].get<std::string>() << "; the correlator will not join them again\n";
     for (const auto& e : j["events"])
         std::cout << "  event " << e["seq"] << " on " << e["case_id"].get<std::string>() << ": " << e["type"].get<std::string>() << "\n";
+    print_routing(j);
     return 0;
 }
 
@@ -102,11 +113,15 @@ void add_case_commands(CLI::App& app, const std::string& config_path, std::funct
     auto o = std::make_shared<ActionOptions>();
     auto* a = cases->add_subcommand("action", "act on a case; the hub writes it back to the source systems");
     a->add_option("case_id", o->case_id, "the case id")->required();
-    a->add_option("action", o->action, "what the command centre did")
+    a->add_option("action", o->action,
+                  "what the command centre did: accept, dispatch (needs --unit-code), start, resolve, verify, "
+                  "close, reopen (needs --note) or return")
         ->required()
-        ->check(CLI::IsMember({"accept", "start", "resolve", "return"}));
+        ->check(CLI::IsMember({"accept", "dispatch", "start", "resolve", "verify", "close", "reopen", "return"}));
     a->add_option("--note", o->note, "result or reason, as the source system will show it");
-    a->add_option("--unit-code", o->unit_code, "handling unit's code");
+    a->add_option("--unit-code", o->unit_code,
+                  "handling unit's code: D01-D54 (departments.json), a street office (320104001-320104012) or a "
+                  "community (12 digits); for dispatch, the unit dispatched to");
     a->add_option("--unit-name", o->unit_name, "handling unit's name, e.g. 夫子庙街道办事处");
     a->add_option("--handler", o->handler, "officer in charge");
     a->add_flag("--json", o->json, "machine-readable output");

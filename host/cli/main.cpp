@@ -1,6 +1,8 @@
 // casehub: the command-line tool. `casehub status`, `casehub plugins`, `casehub plugin check`.
 // Installed also as `casehub-plugin-check` (argv[0] selects `plugin check`).
 #include "cli/case_commands.hpp"
+#include "cli/report_commands.hpp"
+#include "cli/whistle_commands.hpp"
 #include "cli/deadletter_commands.hpp"
 #include "cli/feed_commands.hpp"
 #include "cli/geo_commands.hpp"
@@ -158,6 +160,8 @@ int main(int argc, char** argv) {
     cli::add_geo_commands(app, config, run);
     auto feed = cli::add_feed_commands(app, config);
     cli::add_case_commands(app, config, run);
+    cli::add_whistle_commands(app, config, run);
+    cli::add_report_commands(app, config, run);
 
     CLI11_PARSE(app, argc, argv);
     if (run) return run();

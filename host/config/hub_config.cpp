@@ -24,7 +24,11 @@ namespace {
 constexpr std::uintmax_t kMaxConfigBytes = 16u * 1024 * 1024;
 constexpr std::size_t kMaxIpcPath = 107;  // sizeof(sockaddr_un::sun_path) - 1 on Linux
 
-constexpr std::string_view kRootKeys[] = {"hub", "supervisor", "flow", "correlation", "adapters"};
+constexpr std::string_view kRootKeys[] = {"hub", "supervisor", "flow", "correlation", "http", "command", "adapters"};
+constexpr std::string_view kCommandKeys[] = {"enabled", "rules", "calendar", "alert_check_seconds", "clock",
+                                             "clock_start"};
+constexpr std::string_view kHttpKeys[] = {"enabled", "listen", "max_body_bytes", "sse_heartbeat_s", "threads",
+                                          "control_timeout_ms"};
 constexpr std::string_view kCorrelationKeys[] = {
     "enabled", "threshold", "max_distance_m", "min_radius_m", "max_gap_hours", "closed_grace_hours",
     "max_candidates", "max_case_records", "prior", "distance_near", "distance_slope", "distance_far",
@@ -621,6 +625,88 @@ MaybeError read_correlation(const Section& s, HubConfig& cfg) {
     return std::nullopt;
 }
 
+MaybeError read_http(const Section& s, HubConfig& cfg) {
+    if (auto e = s.only(kHttpKeys)) return e;
+    auto& h = cfg.http;
+    if (auto e = s.get_bool("enabled", h.enabled)) return e;
+    std::string listen = h.listen();
+    if (auto e = s.get_string("listen", listen, false)) return e;
+    // HOST:PORT, or [IPV6]:PORT.
+    const std::size_t colon = listen.rfind(':');
+    std::string host = colon == std::string::npos ? std::string() : listen.substr(0, colon);
+    const std::string port = colon == std::string::npos ? std::string() : listen.substr(colon + 1);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    const bool port_ok = !port.empty() && port.size() <= 5 &&
+                         std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+                         std::stol(port) >= 1 && std::stol(port) <= 65535;
+    const bool host_ok = !host.empty() && std::none_of(host.begin(), host.end(), [](char c) {
+        return c == ' ' || c == '\t' || c == '/' || c == '[' || c == ']';
+    });
+    if (!port_ok || !host_ok)
+        return s.error("listen", quote(listen) + " must be HOST:PORT (e.g. \"127.0.0.1:8640\", \"[::1]:8640\"; port 1 to 65535)");
+    h.host = host;
+    h.port = static_cast<int>(std::stol(port));
+    if (auto e = s.get_int("max_body_bytes", h.max_body_bytes, 1024, 64LL * 1024 * 1024)) return e;
+    std::int64_t heartbeat = h.sse_heartbeat.count(), threads = h.threads;
+    if (auto e = s.get_int("sse_heartbeat_s", heartbeat, 1, 300)) return e;
+    h.sse_heartbeat = std::chrono::seconds(heartbeat);
+    if (auto e = s.get_int("threads", threads, 4, 1024)) return e;
+    h.threads = static_cast<int>(threads);
+    if (auto e = s.get_ms("control_timeout_ms", h.control_timeout, 100, 600'000)) return e;
+    return std::nullopt;
+}
+
+// [command]: the command centre (whistles, escalation, reports; docs/command-center.md). Present
+// means enabled unless it says otherwise; the rule files are read (and checked) by casehubd.
+MaybeError read_command(const Section& s, bool present, HubConfig& cfg) {
+    if (auto e = s.only(kCommandKeys)) return e;
+    auto& c = cfg.command;
+    c.enabled = present;
+    if (auto e = s.get_bool("enabled", c.enabled)) return e;
+    std::string rules = "command.toml", calendar = "calendar.toml";
+    if (auto e = s.get_string("rules", rules, false)) return e;
+    if (auto e = s.get_string("calendar", calendar, false)) return e;
+    c.rules = resolve_against(cfg.config_dir, fs::path(rules));
+    c.calendar = resolve_against(cfg.config_dir, fs::path(calendar));
+    std::int64_t check = c.alert_check.count();
+    if (auto e = s.get_int("alert_check_seconds", check, 1, 86400)) return e;
+    c.alert_check = std::chrono::seconds(check);
+    std::string clock = "wall";
+    if (auto e = s.get_string("clock", clock, false)) return e;
+    if (clock != "wall" && clock != "simulated")
+        return s.error("clock", quote(clock) + " must be \"wall\" or \"simulated\"");
+    c.simulated_clock = clock == "simulated";
+    // clock_start: a TOML offset date-time, or the same as an RFC 3339 string.
+    const toml::node* n = s.node("clock_start");
+    if (n) {
+        std::optional<toml::date_time> dt;
+        if (n->is_date_time()) dt = n->as_date_time()->get();
+        else if (n->is_string()) {
+            try {
+                auto t = toml::parse("v = " + n->as_string()->get());
+                if (auto* v = t.get("v"); v && v->is_date_time()) dt = v->as_date_time()->get();
+            } catch (const std::exception&) {
+            }
+        }
+        if (!dt || !dt->offset)
+            return s.error("clock_start", "must be a date and time with its offset, e.g. 2019-01-01T08:00:00+08:00");
+        // days from civil (proleptic Gregorian), then the offset.
+        const std::int64_t y = dt->date.year - (dt->date.month <= 2 ? 1 : 0);
+        const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+        const std::int64_t yoe = y - era * 400;
+        const unsigned m = dt->date.month, d = dt->date.day;
+        const std::int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+        const std::int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        const std::int64_t days = era * 146097 + doe - 719468;
+        const std::int64_t secs = days * 86400 + dt->time.hour * 3600 + dt->time.minute * 60 + dt->time.second -
+                                  static_cast<std::int64_t>(dt->offset->minutes) * 60;
+        c.clock_start_ms = secs * 1000 + dt->time.nanosecond / 1'000'000;
+    } else if (c.simulated_clock && c.enabled) {
+        return s.error("clock_start", "a simulated clock needs its start, e.g. clock_start = 2019-01-01T08:00:00+08:00");
+    }
+    return std::nullopt;
+}
+
 bool valid_adapter_id(std::string_view s) {
     if (s.size() < 2 || s.size() > 32) return false;
     if (s[0] < 'a' || s[0] > 'z') return false;
@@ -673,6 +759,11 @@ std::string_view to_string(Synchronous s) {
     return s == Synchronous::full ? "full" : "normal";
 }
 
+std::string HttpSection::listen() const {
+    const bool v6 = host.find(':') != std::string::npos;
+    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
 const AdapterConfig* HubConfig::find_adapter(std::string_view id) const {
     for (const auto& a : adapters)
         if (a.id == id) return &a;
@@ -706,7 +797,9 @@ Result<HubConfig> parse_hub_config(std::string_view text, const fs::path& file) 
     const toml::table* supervisor = nullptr;
     const toml::table* flow = nullptr;
     const toml::table* correlation = nullptr;
+    const toml::table* http = nullptr;
     if (auto e = root.get_table("correlation", correlation)) return *e;
+    if (auto e = root.get_table("http", http)) return *e;
     if (auto e = root.get_table("hub", hub)) return *e;
     if (auto e = root.get_table("supervisor", supervisor)) return *e;
     if (auto e = root.get_table("flow", flow)) return *e;
@@ -718,6 +811,12 @@ Result<HubConfig> parse_hub_config(std::string_view text, const fs::path& file) 
     if (auto e = read_supervisor(sup_s, cfg)) return *e;
     if (auto e = read_flow(flow_s, sup_s, cfg)) return *e;
     if (auto e = read_correlation(Section(ctx, correlation, "correlation"), cfg)) return *e;
+    if (auto e = read_http(Section(ctx, http, "http"), cfg)) return *e;
+    {
+        const toml::table* command = nullptr;
+        if (auto e = root.get_table("command", command)) return *e;
+        if (auto e = read_command(Section(ctx, command, "command"), command != nullptr, cfg)) return *e;
+    }
     if (auto e = read_adapters(ctx, root, cfg)) return *e;
     return cfg;
 }

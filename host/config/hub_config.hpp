@@ -79,6 +79,32 @@ struct FlowSection {                                         // [flow]  (TOML ke
     std::chrono::milliseconds runner_host_timeout{10000};    // runner_host_timeout_ms
 };
 
+struct HttpSection {                                         // [http]  (TOML key)
+    bool enabled = true;                                     // enabled
+    std::string host = "127.0.0.1";                          // listen = "HOST:PORT" ("[::1]:PORT"
+    int port = 8640;                                         //   for IPv6)
+    std::int64_t max_body_bytes = 1 << 20;                   // max_body_bytes: larger bodies are 413
+    std::chrono::seconds sse_heartbeat{15};                  // sse_heartbeat_s: comment line on an
+                                                             //   idle event stream
+    int threads = 16;                                        // threads: HTTP workers (each open
+                                                             //   event stream holds one)
+    std::chrono::milliseconds control_timeout{10000};        // control_timeout_ms: an action the
+                                                             //   hub has not answered by then is 503
+    std::string listen() const;                              // "HOST:PORT" as configured
+};
+
+struct CommandSection {                                      // [command]  (TOML key)
+    bool enabled = false;                                    // enabled: true when the section is
+                                                             //   present, unless it says false
+    std::filesystem::path rules;                             // rules: config/command.toml, resolved
+    std::filesystem::path calendar;                          //   against the config dir; calendar
+    std::chrono::seconds alert_check{60};                    // alert_check_seconds: overdue steps and
+                                                             //   escalations are looked for this
+                                                             //   often (hub clock) and after clock_set
+    bool simulated_clock = false;                            // clock = "wall" | "simulated"
+    std::int64_t clock_start_ms = 0;                         // clock_start (RFC 3339), simulated only
+};
+
 struct AdapterConfig {                      // one [[adapters]] table
     std::string id;                         // [a-z][a-z0-9_]{1,31}, unique
     std::string plugin;                     // as written: a name or a path (see resolve_plugin)
@@ -96,6 +122,8 @@ struct HubConfig {
     SupervisorSection supervisor;
     FlowSection flow;
     correlate::Settings correlation = correlate::default_settings();  // [correlation]
+    HttpSection http;                       // [http]
+    CommandSection command;                 // [command]: whistles, escalation, reports
     std::vector<AdapterConfig> adapters;    // in file order
 
     const AdapterConfig* find_adapter(std::string_view id) const;

@@ -61,6 +61,7 @@ Hub::Hub(HubConfig cfg, std::filesystem::path runner)
       intake_(ctx_, zmq::socket_type::router), control_(ctx_, zmq::socket_type::rep) {}
 
 Hub::~Hub() {
+    if (http_) http_->stop();  // its handlers may be waiting on the control socket: first
     if (replay_) replay_->stop();
     if (signal_fd_ >= 0) ::close(signal_fd_);
 }
@@ -79,6 +80,7 @@ Result<std::unique_ptr<Hub>> Hub::create(HubConfig cfg, std::filesystem::path ru
     corr.compatible_families = categories->compatible_families();
     h->pipeline_ = std::make_unique<Pipeline>(std::move(*categories), h->cfg_.hub.systems, std::move(*locator),
                                               std::move(corr));
+    if (auto r = h->start_command(); !r) return r.error();  // [command]: clock, rules (daemon/whistles.cpp)
     auto counters = h->store_->counters();
     if (!counters) return counters.error();
 
@@ -106,6 +108,28 @@ Result<std::unique_ptr<Hub>> Hub::create(HubConfig cfg, std::filesystem::path ru
     auto replay = ReplayServer::start(h->ctx_, h->cfg_.hub.store, h->cfg_.hub.snapshot_endpoint);
     if (!replay) return replay.error();
     h->replay_ = std::move(*replay);
+
+    // The HTTP API. Like an adapter, it fails on its own: a port taken by someone else is logged
+    // and shown by `casehub status`; the hub, its feed and the control socket run on.
+    if (h->cfg_.http.enabled) {
+        http::ServerConfig hc;
+        hc.host = h->cfg_.http.host;
+        hc.port = h->cfg_.http.port;
+        hc.max_body_bytes = static_cast<std::size_t>(h->cfg_.http.max_body_bytes);
+        hc.sse_heartbeat = h->cfg_.http.sse_heartbeat;
+        hc.threads = h->cfg_.http.threads;
+        hc.control_timeout = h->cfg_.http.control_timeout;
+        hc.store = h->cfg_.hub.store;
+        hc.reference_dir = h->cfg_.hub.reference_dir;
+        hc.control_endpoint = h->cfg_.hub.control_endpoint;
+        auto server = http::HttpServer::start(std::move(hc));
+        if (server) {
+            h->http_ = std::move(*server);
+        } else {
+            h->http_error_ = server.error().message;
+            spdlog::error("{}; the HTTP API is off", h->http_error_);
+        }
+    }
 
     sigset_t set;
     sigemptyset(&set);
@@ -389,8 +413,7 @@ void Hub::on_message(const std::string& rid, wire::Message& m) {
 void Hub::commit_pending() {
     if (pending_.empty()) return;
     const auto t0 = std::chrono::steady_clock::now();
-    const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::system_clock::now().time_since_epoch()).count();
+    const std::int64_t now = clock_.now_ms();  // the hub's clock (simulated in a simulated year)
     std::vector<EventRow> events;
     std::map<Adapter*, Counters> counts;
     auto fail = [&](const std::string& why) {
@@ -504,6 +527,7 @@ void Hub::publish(const std::vector<EventRow>& events) {
     if (events.empty()) return;
     publisher_->publish(events);
     events_published_ += events.size();
+    if (http_) http_->notify(events.back().seq);  // wakes the HTTP event streams
 }
 
 nlohmann::json Hub::status_json() const {
@@ -545,11 +569,15 @@ nlohmann::json Hub::status_json() const {
               {"intake", cfg_.hub.intake_endpoint},
               {"commits", commit_count_},
               {"commit_avg_us", commit_count_ ? commit_us_total_ / commit_count_ : 0},
+              {"commit_us_total", commit_us_total_},
               {"head_seq", store_->head_seq()},
               {"events_published", events_published_},
               {"feed", cfg_.hub.feed_endpoint},
               {"feed_consumers", publisher_->connections()},
               {"replay_requests", replay_->stats().requests},
+              {"http", http_ ? nlohmann::json{{"state", "running"}, {"listen", http_->address()}}
+                       : cfg_.http.enabled ? nlohmann::json{{"state", "failed"}, {"listen", cfg_.http.listen()}, {"error", http_error_}}
+                                           : nlohmann::json{{"state", "disabled"}}},
               {"stopping", stopping_}}},
             {"adapters", list}};
 }
@@ -564,6 +592,7 @@ void Hub::on_control() {
     else if (j["cmd"] == "case_action") reply = case_action(j);
     else if (j["cmd"] == "writebacks") reply = writebacks_json(j);
     else if (j["cmd"] == "case_merge" || j["cmd"] == "case_split") reply = case_override(j);
+    else if (j["cmd"].is_string() && is_command_request(j["cmd"].get<std::string>())) reply = command_request(j);
     else if (j["cmd"] == "status") {
         try {
             reply = status_json();
@@ -593,6 +622,7 @@ int Hub::run() {
                     wire::send(intake_, &rid, wire::PULSE, nlohmann::json::object());
                 }
         }
+        command_tick(now);  // overdue alerts, escalation (daemon/whistles.cpp)
         if (!stopping_ && now - last_dispatch >= 50) {
             last_dispatch = now;
             dispatch_writebacks(now);

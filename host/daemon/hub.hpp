@@ -9,7 +9,9 @@
 #include "common/result.hpp"
 #include "config/hub_config.hpp"
 #include "daemon/backoff.hpp"
+#include "daemon/clock.hpp"
 #include "feed/feed.hpp"
+#include "http/server.hpp"
 #include "pipeline/pipeline.hpp"
 #include "protocol/wire.hpp"
 #include "store/store.hpp"
@@ -105,11 +107,25 @@ private:
     nlohmann::json case_action(const nlohmann::json& request);
     nlohmann::json writebacks_json(const nlohmann::json& request);
     nlohmann::json case_override(const nlohmann::json& request);  // case_merge | case_split
+    Result<void> queue_writebacks(const std::string& case_id, const std::vector<CaseSource>& sources, const nlohmann::json& action, nlohmann::json& queued, nlohmann::json& not_written_back);
     void dispatch_writebacks(std::int64_t now);
     void on_writeback_done(Adapter& a, const nlohmann::json& header);
     void retry_writeback(Adapter& a, const std::string& why);
     void kill_runner(Adapter& a, const std::string& why);
     nlohmann::json status_json() const;
+    // The command centre (daemon/whistles.cpp): whistles, overdue alerts, escalation, reports.
+    Result<void> start_command();
+    static bool is_command_request(const std::string& cmd);
+    nlohmann::json command_request(const nlohmann::json& request);
+    nlohmann::json clock_set(const nlohmann::json& request);
+    nlohmann::json whistle_step(const nlohmann::json& request);
+    nlohmann::json whistles_json(const nlohmann::json& request);
+    nlohmann::json command_report(const nlohmann::json& request);
+    Result<EventRow> case_event(const std::string& case_id, const std::string& type, std::int64_t at,
+                                const nlohmann::json& detail);
+    void command_tick(std::int64_t now_mono);
+    void assign_tiers();
+    void command_timers(bool all);
     Adapter* by_routing_id(const std::string& rid);
 
     HubConfig cfg_;
@@ -121,6 +137,8 @@ private:
     zmq::socket_t intake_, control_;
     std::unique_ptr<FeedPublisher> publisher_;
     std::unique_ptr<ReplayServer> replay_;  // stopped in ~Hub, before ctx_ goes
+    std::unique_ptr<http::HttpServer> http_;  // the HTTP API; null when disabled or it cannot listen
+    std::string http_error_;                  // why it is not serving, for status
     int signal_fd_ = -1;
     std::vector<std::unique_ptr<Adapter>> adapters_;
     std::map<pid_t, Adapter*> by_pid_;
@@ -139,6 +157,8 @@ private:
     std::int64_t stop_deadline_ = 0;
     std::int64_t started_ms_ = 0;
     std::int64_t commit_count_ = 0, commit_us_total_ = 0;
+    Clock clock_;                             // the hub's "now": wall, or simulated ([command] clock)
+    std::shared_ptr<struct CommandCenter> command_;  // null when [command] is off
 };
 
 }  // namespace casehub::host

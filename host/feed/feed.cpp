@@ -1,5 +1,7 @@
 #include "feed/feed.hpp"
 
+#include "feed/store_read.hpp"
+
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 #include <zmq.h>
@@ -251,174 +253,6 @@ private:
 
 bool is_stale(const Reply& r) { return r.kind == Reply::Kind::bad && r.header.is_object() && r.header.contains("stale"); }
 
-// ---- SQLite, read-only --------------------------------------------------------------------
-
-void sql_is_open(sqlite3_context* c, int, sqlite3_value** v) {
-    const unsigned char* t = sqlite3_value_text(v[0]);
-    const std::string s = t ? reinterpret_cast<const char*>(t) : "";
-    sqlite3_result_int(c, is_open_status(s) ? 1 : 0);
-}
-
-using Bind = std::variant<std::int64_t, std::string>;
-
-class Db {
-public:
-    static Result<std::unique_ptr<Db>> open_read_only(const fs::path& path) {
-        std::error_code ec;
-        if (!fs::is_regular_file(path, ec))
-            return make_error("feed: store " + path.string() + " does not exist or is not a file");
-        std::unique_ptr<Db> d(new Db());
-        d->path_ = path;
-        if (sqlite3_open_v2(path.c_str(), &d->db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-                            nullptr) != SQLITE_OK)
-            return make_error("feed: cannot open store " + d->error());
-        sqlite3_busy_timeout(d->db_, 5000);
-        sqlite3_create_function(d->db_, "casehub_is_open", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
-                                nullptr, sql_is_open, nullptr, nullptr);
-        return d;
-    }
-    ~Db() {
-        for (auto& [sql, s] : stmts_) sqlite3_finalize(s);
-        if (db_) sqlite3_close_v2(db_);
-    }
-
-    std::string error() const { return path_.string() + ": " + (db_ ? sqlite3_errmsg(db_) : "not open"); }
-
-    Result<void> exec(const char* sql) {
-        char* err = nullptr;
-        if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-            std::string m = path_.string() + ": " + sql + ": " + (err ? err : "unknown error");
-            sqlite3_free(err);
-            return make_error(m);
-        }
-        return {};
-    }
-
-    // Runs `sql` (prepared once, cached) with `binds`; `row` is called per row until it
-    // returns false. The statement is reset afterwards, so it holds no read lock.
-    Result<void> query(const std::string& sql, const std::vector<Bind>& binds,
-                       const std::function<bool(sqlite3_stmt*)>& row) {
-        sqlite3_stmt* s = nullptr;
-        if (auto it = stmts_.find(sql); it != stmts_.end()) {
-            s = it->second;
-        } else {
-            if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK)
-                return make_error(error());
-            stmts_.emplace(sql, s);
-        }
-        struct Reset {
-            sqlite3_stmt* s;
-            ~Reset() {
-                sqlite3_reset(s);
-                sqlite3_clear_bindings(s);
-            }
-        } reset{s};
-        int i = 1;
-        for (const auto& b : binds) {
-            if (const auto* v = std::get_if<std::int64_t>(&b)) sqlite3_bind_int64(s, i++, *v);
-            else {
-                const auto& str = std::get<std::string>(b);
-                sqlite3_bind_text(s, i++, str.data(), static_cast<int>(str.size()), SQLITE_TRANSIENT);
-            }
-        }
-        for (;;) {
-            const int rc = sqlite3_step(s);
-            if (rc == SQLITE_DONE) return {};
-            if (rc != SQLITE_ROW) return make_error(error());
-            if (!row(s)) return {};
-        }
-    }
-
-    Result<std::uint64_t> head() {
-        std::uint64_t h = 0;
-        auto r = query("SELECT COALESCE(MAX(seq), 0) FROM events", {}, [&](sqlite3_stmt* s) {
-            h = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
-            return false;
-        });
-        if (!r) return r.error();
-        return h;
-    }
-
-private:
-    Db() = default;
-    sqlite3* db_ = nullptr;
-    fs::path path_;
-    std::map<std::string, sqlite3_stmt*> stmts_;
-};
-
-// One read transaction: BEGIN now, COMMIT (end the snapshot) when it goes out of scope.
-class ReadTxn {
-public:
-    explicit ReadTxn(Db& db) : db_(db) {}
-    Result<void> begin() {
-        auto r = db_.exec("BEGIN");
-        open_ = r.ok();
-        return r;
-    }
-    ~ReadTxn() {
-        if (open_) (void)db_.exec("COMMIT");
-    }
-
-private:
-    Db& db_;
-    bool open_ = false;
-};
-
-std::string text(sqlite3_stmt* s, int col) {
-    const auto* t = sqlite3_column_text(s, col);
-    return t ? std::string(reinterpret_cast<const char*>(t), static_cast<std::size_t>(sqlite3_column_bytes(s, col)))
-             : std::string();
-}
-
-std::string blob(sqlite3_stmt* s, int col) {
-    const void* b = sqlite3_column_blob(s, col);
-    return b ? std::string(static_cast<const char*>(b), static_cast<std::size_t>(sqlite3_column_bytes(s, col)))
-             : std::string();
-}
-
-constexpr const char* kEventColumns =
-    "SELECT seq, case_id, type, street_code, prev_street_seq, community_code, grid_code, "
-    "category_family, status, at, detail, doc FROM events";
-
-EventRow read_event(sqlite3_stmt* s) {
-    EventRow e;
-    e.seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
-    e.case_id = text(s, 1);
-    e.type = text(s, 2);
-    e.street_code = text(s, 3);
-    e.prev_street_seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 4));
-    e.community_code = text(s, 5);
-    e.grid_code = text(s, 6);
-    e.category_family = text(s, 7);
-    e.status = text(s, 8);
-    e.at = sqlite3_column_int64(s, 9);
-    e.detail = text(s, 10);
-    e.doc = blob(s, 11);
-    return e;
-}
-
-constexpr const char* kCaseColumns =
-    "SELECT case_id, seq, status, street_code, community_code, grid_code, category_code, "
-    "category_family, priority, created_at, updated_at, merged_into, doc FROM cases";
-
-CaseState read_case(sqlite3_stmt* s) {
-    CaseState c;
-    c.case_id = text(s, 0);
-    c.seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 1));
-    c.status = text(s, 2);
-    c.street_code = text(s, 3);
-    c.community_code = text(s, 4);
-    c.grid_code = text(s, 5);
-    c.category_code = text(s, 6);
-    c.category_family = text(s, 7);
-    c.priority = text(s, 8);
-    c.created_at = sqlite3_column_int64(s, 9);
-    c.updated_at = sqlite3_column_int64(s, 10);
-    if (sqlite3_column_type(s, 11) != SQLITE_NULL) c.merged_into = text(s, 11);
-    c.doc = blob(s, 12);
-    return c;
-}
-
 // " AND street_code = ? ..." for the filter's set keys, binds appended.
 std::string filter_sql(const FeedFilter& f, std::vector<Bind>& binds) {
     std::string sql;
@@ -626,7 +460,7 @@ void FeedPublisher::drain_monitor() {
 }
 
 Result<FeedHead> read_feed_head(const fs::path& store) {
-    auto db = Db::open_read_only(store);
+    auto db = ReadDb::open(store, "feed");
     if (!db) return db.error();
     FeedHead out;
     ReadTxn txn(**db);
@@ -635,7 +469,7 @@ Result<FeedHead> read_feed_head(const fs::path& store) {
     if (!h) return make_error("feed: cannot read the head of " + h.error().message);
     out.head = *h;
     auto r = (*db)->query("SELECT street_code, MAX(seq) FROM events GROUP BY street_code", {}, [&](sqlite3_stmt* s) {
-        out.last_seq_per_street[text(s, 0)] = static_cast<std::uint64_t>(sqlite3_column_int64(s, 1));
+        out.last_seq_per_street[column_bytes(s, 0)] = static_cast<std::uint64_t>(sqlite3_column_int64(s, 1));
         return true;
     });
     if (!r) return make_error("feed: cannot read the streets' last events: " + r.error().message);
@@ -646,7 +480,7 @@ Result<FeedHead> read_feed_head(const fs::path& store) {
 
 struct ReplayServer::Impl {
     ReplayOptions options;
-    std::unique_ptr<Db> db;
+    std::unique_ptr<ReadDb> db;
     zmq::socket_t router, stop;
     std::string endpoint;
     std::atomic<std::uint64_t> requests{0}, errors{0}, events_sent{0}, cases_sent{0}, aborted{0};
@@ -887,7 +721,7 @@ struct ReplayServer::Impl {
         auto h = db->head();
         if (!h) return h.error();
         std::vector<Bind> binds = {clamp_i64(r.seq), clamp_i64(*h)};
-        std::string sql = std::string(kEventColumns) + " WHERE seq > ? AND seq <= ?" + filter_sql(r.filter, binds) +
+        std::string sql = event_columns() + " WHERE seq > ? AND seq <= ?" + filter_sql(r.filter, binds) +
                           " ORDER BY seq LIMIT ?";
         binds.emplace_back(static_cast<std::int64_t>(r.limit) + 1);
         std::uint32_t n = 0;
@@ -969,7 +803,7 @@ struct ReplayServer::Impl {
         std::uint32_t n = 0;
         std::uint64_t last = r.seq;
         bool more = false;
-        q = db->query(std::string(kEventColumns) + " WHERE case_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+        q = db->query(event_columns() + " WHERE case_id = ? AND seq > ? ORDER BY seq LIMIT ?",
                       {r.case_id, clamp_i64(r.seq), static_cast<std::int64_t>(r.limit) + 1}, [&](sqlite3_stmt* s) {
                           if (n == r.limit) {
                               more = true;
@@ -990,7 +824,7 @@ struct ReplayServer::Impl {
 
 Result<std::unique_ptr<ReplayServer>> ReplayServer::start(zmq::context_t& ctx, const fs::path& store,
                                                           const std::string& endpoint, ReplayOptions options) {
-    auto db = Db::open_read_only(store);
+    auto db = ReadDb::open(store, "feed");
     if (!db) return db.error();
     for (const char* probe : {"SELECT seq, prev_street_seq, doc FROM events LIMIT 0",
                               "SELECT case_id, seq, category_code, merged_into, doc FROM cases LIMIT 0"}) {

@@ -1,10 +1,13 @@
 #include "store/store.hpp"
 
+#include <cstdio>
+#include <cstdlib>
+
 namespace casehub::host {
 
 namespace {
 
-constexpr int kSchemaVersion = 3;  // 3: correlation (ended_at, corr_*, record_links, split_pairs)
+constexpr int kSchemaVersion = 4;  // 3: correlation (ended_at, corr_*, record_links, split_pairs); 4: whistles, case_tiers
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -78,6 +81,22 @@ CREATE TABLE IF NOT EXISTS record_links (
     target TEXT NOT NULL, source TEXT NOT NULL, relation TEXT NOT NULL, PRIMARY KEY (target, source)) WITHOUT ROWID;
 -- Pairs of records an operator split apart: never joined again automatically.
 CREATE TABLE IF NOT EXISTS split_pairs (a TEXT NOT NULL, b TEXT NOT NULL, PRIMARY KEY (a, b)) WITHOUT ROWID;
+-- The command centre (docs/command-center.md): whistles with their state as JSON
+-- (casehub.whistle/1); next_due_at is the earliest step deadline of an open whistle not yet
+-- alerted (NULL when none is left), alerted the "unit:step" alerts already raised.
+CREATE TABLE IF NOT EXISTS whistles (
+    whistle_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, street_code TEXT NOT NULL,
+    tier TEXT NOT NULL, kind TEXT NOT NULL, state TEXT NOT NULL,
+    opened_at INTEGER NOT NULL, closed_at INTEGER, outcome TEXT NOT NULL,
+    next_due_at INTEGER, alerted TEXT NOT NULL DEFAULT '[]');
+CREATE INDEX IF NOT EXISTS whistles_case ON whistles(case_id, opened_at);
+CREATE INDEX IF NOT EXISTS whistles_opened ON whistles(opened_at);
+CREATE INDEX IF NOT EXISTS whistles_due ON whistles(next_due_at) WHERE next_due_at IS NOT NULL;
+-- Each case's tier (grid, community, street, district) and when it rises if not solved.
+CREATE TABLE IF NOT EXISTS case_tiers (
+    case_id TEXT PRIMARY KEY, tier TEXT NOT NULL, since INTEGER NOT NULL, due_at INTEGER,
+    reason TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS case_tiers_due ON case_tiers(due_at) WHERE due_at IS NOT NULL;
 )sql";
 
 // Not "bind": std::bind, found by ADL for std::string arguments, would win and bind nothing.
@@ -143,6 +162,10 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path, Sy
     if (auto r = s->exec(kSchema); !r) return make_error("cannot create schema: " + r.error().message);
     std::string v = "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '" +
                     std::to_string(kSchemaVersion) + "')";
+    if (auto r = s->exec(v.c_str()); !r) return r.error();
+    // Schema 3 → 4: whistles and case_tiers are new tables (created above); nothing to convert.
+    v = "UPDATE meta SET value='" + std::to_string(kSchemaVersion) +
+        "' WHERE key='schema_version' AND CAST(value AS INTEGER) < " + std::to_string(kSchemaVersion);
     if (auto r = s->exec(v.c_str()); !r) return r.error();
     if (auto r = s->load_heads(); !r) return r.error();
     return s;
@@ -744,6 +767,203 @@ Result<void> Store::add_counters(std::string_view adapter, const Counters& c) {
     sqlite3_bind_int64(st, 7, c.dead_lettered);
     CASEHUB_STEP(st, "writing counters");
     return {};
+}
+
+// ---- command centre -----------------------------------------------------------------------
+
+Result<std::optional<std::string>> Store::meta(std::string_view key) {
+    sqlite3_stmt* st = stmt("SELECT value FROM meta WHERE key=?");
+    bind_text(st, 1, key);
+    std::optional<std::string> out;
+    const int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) out = col(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return make_error(last_error());
+    return out;
+}
+
+Result<void> Store::set_meta(std::string_view key, std::string_view value) {
+    sqlite3_stmt* st = stmt("INSERT INTO meta(key, value) VALUES(?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value");
+    bind_text(st, 1, key);
+    bind_text(st, 2, value);
+    CASEHUB_STEP(st, "writing meta");
+    return {};
+}
+
+Result<std::string> Store::next_whistle_id(std::string_view day) {
+    std::string prefix = "W";
+    prefix += day;
+    prefix += '-';
+    sqlite3_stmt* st = stmt("SELECT max(whistle_id) FROM whistles WHERE whistle_id >= ?1 AND whistle_id < ?1 || '~'");
+    bind_text(st, 1, prefix);
+    const int rc = sqlite3_step(st);
+    std::string last = rc == SQLITE_ROW ? col(st, 0) : std::string();
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return make_error("issuing a whistle id: " + last_error());
+    long long n = 0;
+    if (last.size() > prefix.size()) n = std::atoll(last.c_str() + prefix.size());
+    std::string serial = std::to_string(n + 1);
+    if (serial.size() < 4) serial.insert(0, 4 - serial.size(), '0');
+    std::string id = prefix;
+    id += serial;
+    return id;
+}
+
+namespace {
+constexpr const char* kWhistleCols =
+    "whistle_id, case_id, street_code, tier, kind, state, opened_at, closed_at, outcome, next_due_at, alerted";
+WhistleRow read_whistle(sqlite3_stmt* st) {
+    WhistleRow w;
+    w.whistle_id = col(st, 0);
+    w.case_id = col(st, 1);
+    w.street_code = col(st, 2);
+    w.tier = col(st, 3);
+    w.kind = col(st, 4);
+    w.state = col(st, 5);
+    w.opened_at = sqlite3_column_int64(st, 6);
+    if (sqlite3_column_type(st, 7) != SQLITE_NULL) w.closed_at = sqlite3_column_int64(st, 7);
+    w.outcome = col(st, 8);
+    if (sqlite3_column_type(st, 9) != SQLITE_NULL) w.next_due_at = sqlite3_column_int64(st, 9);
+    w.alerted = col(st, 10);
+    return w;
+}
+CaseTierRow read_tier(sqlite3_stmt* st) {
+    CaseTierRow t;
+    t.case_id = col(st, 0);
+    t.tier = col(st, 1);
+    t.since = sqlite3_column_int64(st, 2);
+    if (sqlite3_column_type(st, 3) != SQLITE_NULL) t.due_at = sqlite3_column_int64(st, 3);
+    t.reason = col(st, 4);
+    return t;
+}
+}  // namespace
+
+Result<void> Store::put_whistle(const WhistleRow& w) {
+    sqlite3_stmt* st = stmt("INSERT OR REPLACE INTO whistles(whistle_id, case_id, street_code, tier, kind, state,"
+                            " opened_at, closed_at, outcome, next_due_at, alerted) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
+    bind_text(st, 1, w.whistle_id);
+    bind_text(st, 2, w.case_id);
+    bind_text(st, 3, w.street_code);
+    bind_text(st, 4, w.tier);
+    bind_text(st, 5, w.kind);
+    bind_text(st, 6, w.state);
+    sqlite3_bind_int64(st, 7, w.opened_at);
+    if (w.closed_at) sqlite3_bind_int64(st, 8, *w.closed_at);
+    bind_text(st, 9, w.outcome);
+    if (w.next_due_at) sqlite3_bind_int64(st, 10, *w.next_due_at);
+    bind_text(st, 11, w.alerted);
+    CASEHUB_STEP(st, "writing whistle");
+    return {};
+}
+
+Result<std::optional<WhistleRow>> Store::find_whistle(std::string_view id) {
+    static const std::string sql = std::string("SELECT ") + kWhistleCols + " FROM whistles WHERE whistle_id=?";
+    sqlite3_stmt* st = stmt(sql.c_str());
+    bind_text(st, 1, id);
+    std::optional<WhistleRow> out;
+    const int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) out = read_whistle(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return make_error(last_error());
+    return out;
+}
+
+Result<std::vector<WhistleRow>> Store::whistles(std::string_view case_id, std::string_view street_code,
+                                                std::int64_t from_ms, std::int64_t to_ms, int limit) {
+    static const std::string sql = std::string("SELECT ") + kWhistleCols +
+                                   " FROM whistles WHERE (?1='' OR case_id=?1) AND (?2='' OR street_code=?2)"
+                                   " AND (?3=0 OR opened_at>=?3) AND (?4=0 OR opened_at<?4)"
+                                   " ORDER BY opened_at, whistle_id LIMIT ?5";
+    sqlite3_stmt* st = stmt(sql.c_str());
+    bind_text(st, 1, case_id);
+    bind_text(st, 2, street_code);
+    sqlite3_bind_int64(st, 3, from_ms);
+    sqlite3_bind_int64(st, 4, to_ms);
+    sqlite3_bind_int(st, 5, limit);
+    std::vector<WhistleRow> out;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.push_back(read_whistle(st));
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return make_error(last_error());
+    return out;
+}
+
+Result<std::vector<WhistleRow>> Store::due_whistles(std::int64_t now, int limit) {
+    static const std::string sql = std::string("SELECT ") + kWhistleCols +
+                                   " FROM whistles WHERE next_due_at IS NOT NULL AND next_due_at < ?"
+                                   " ORDER BY next_due_at LIMIT ?";
+    sqlite3_stmt* st = stmt(sql.c_str());
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int(st, 2, limit);
+    std::vector<WhistleRow> out;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.push_back(read_whistle(st));
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return make_error(last_error());
+    return out;
+}
+
+Result<void> Store::put_case_tier(const CaseTierRow& t) {
+    sqlite3_stmt* st = stmt("INSERT OR REPLACE INTO case_tiers(case_id, tier, since, due_at, reason) VALUES(?,?,?,?,?)");
+    bind_text(st, 1, t.case_id);
+    bind_text(st, 2, t.tier);
+    sqlite3_bind_int64(st, 3, t.since);
+    if (t.due_at) sqlite3_bind_int64(st, 4, *t.due_at);
+    bind_text(st, 5, t.reason);
+    CASEHUB_STEP(st, "writing case tier");
+    return {};
+}
+
+Result<std::optional<CaseTierRow>> Store::case_tier(std::string_view case_id) {
+    sqlite3_stmt* st = stmt("SELECT case_id, tier, since, due_at, reason FROM case_tiers WHERE case_id=?");
+    bind_text(st, 1, case_id);
+    std::optional<CaseTierRow> out;
+    const int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) out = read_tier(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return make_error(last_error());
+    return out;
+}
+
+Result<std::vector<CaseTierRow>> Store::due_case_tiers(std::int64_t now, int limit) {
+    sqlite3_stmt* st = stmt("SELECT case_id, tier, since, due_at, reason FROM case_tiers"
+                            " WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?");
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int(st, 2, limit);
+    std::vector<CaseTierRow> out;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.push_back(read_tier(st));
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return make_error(last_error());
+    return out;
+}
+
+Result<std::vector<std::pair<std::uint64_t, std::string>>> Store::created_cases(std::uint64_t after, std::uint64_t upto) {
+    sqlite3_stmt* st = stmt("SELECT seq, case_id FROM events WHERE seq > ? AND seq <= ? AND type='created' ORDER BY seq");
+    sqlite3_bind_int64(st, 1, static_cast<std::int64_t>(after));
+    sqlite3_bind_int64(st, 2, static_cast<std::int64_t>(upto));
+    std::vector<std::pair<std::uint64_t, std::string>> out;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        out.emplace_back(static_cast<std::uint64_t>(sqlite3_column_int64(st, 0)), col(st, 1));
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return make_error(last_error());
+    return out;
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> Store::solved_case_tiers() {
+    sqlite3_stmt* st = stmt("SELECT t.tier, coalesce(json_extract(CAST(c.doc AS TEXT), '$.times.resolved_at'), '')"
+                            " FROM case_tiers t JOIN cases c ON c.case_id = t.case_id"
+                            " WHERE c.merged_into IS NULL AND c.status IN ('resolved', 'verified', 'closed')");
+    return text_pairs(st);
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> Store::satisfactions(std::string_view system) {
+    sqlite3_stmt* st = stmt("SELECT json_extract(d, '$.satisfaction'), coalesce(json_extract(d, '$.times.updated_at'), '')"
+                            " FROM (SELECT CAST(doc AS TEXT) AS d FROM source_records WHERE system=?)"
+                            " WHERE json_extract(d, '$.satisfaction') IS NOT NULL");
+    bind_text(st, 1, system);
+    return text_pairs(st);
 }
 
 void Store::checkpoint() { sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr); }

@@ -110,6 +110,27 @@ struct CorrHit {
     std::int64_t case_ended_ms = 0;  // 0: the case is active
 };
 
+// One whistle (街道吹哨) as stored: the host/command state as JSON plus what the queries and the
+// overdue timer need as columns. next_due_at: the earliest step deadline not yet alerted on an
+// open whistle (NULL when nothing is left to alert); alerted: JSON array of "unit:step" raised.
+struct WhistleRow {
+    std::string whistle_id, case_id, street_code, tier, kind;
+    std::string state;  // casehub.whistle/1 JSON (command::to_json)
+    std::int64_t opened_at = 0;
+    std::optional<std::int64_t> closed_at;
+    std::string outcome = "open";
+    std::optional<std::int64_t> next_due_at;
+    std::string alerted = "[]";
+};
+
+// A case's tier (grid / community / street / district) and when it rises if not solved.
+struct CaseTierRow {
+    std::string case_id, tier;
+    std::int64_t since = 0;
+    std::optional<std::int64_t> due_at;  // NULL: at the top, solved, or ended
+    std::string reason;
+};
+
 struct Counters {
     std::int64_t records_in = 0, applied = 0, duplicates = 0, same_version_changed = 0, stale = 0,
                  dead_lettered = 0;
@@ -159,6 +180,22 @@ public:
     Result<bool> has_split_pairs(std::string_view a);
     // {system, place} of every correlated record of a case.
     Result<std::vector<std::pair<std::string, std::string>>> corr_members(std::string_view case_id);
+    // -- command centre (daemon/whistles.cpp)
+    Result<std::optional<std::string>> meta(std::string_view key);
+    Result<std::optional<WhistleRow>> find_whistle(std::string_view whistle_id);
+    // Whistles by case, street, opening time [from_ms, to_ms) ("" / 0 = any), oldest first.
+    Result<std::vector<WhistleRow>> whistles(std::string_view case_id, std::string_view street_code,
+                                             std::int64_t from_ms, std::int64_t to_ms, int limit);
+    // Open whistles with a step deadline not yet alerted at or before `now`, soonest first.
+    Result<std::vector<WhistleRow>> due_whistles(std::int64_t now, int limit);
+    Result<std::optional<CaseTierRow>> case_tier(std::string_view case_id);
+    Result<std::vector<CaseTierRow>> due_case_tiers(std::int64_t now, int limit);
+    // {seq, case_id} of `created` events with after < seq <= upto.
+    Result<std::vector<std::pair<std::uint64_t, std::string>>> created_cases(std::uint64_t after, std::uint64_t upto);
+    // {tier, the case's times.resolved_at} of every solved (resolved, verified, closed) case with a tier.
+    Result<std::vector<std::pair<std::string, std::string>>> solved_case_tiers();
+    // {satisfaction, times.updated_at} of the records of `system` that carry a satisfaction.
+    Result<std::vector<std::pair<std::string, std::string>>> satisfactions(std::string_view system);
     std::uint64_t head_seq() const { return last_seq_; }
     const std::map<std::string, std::uint64_t>& street_heads() const { return street_last_; }
 
@@ -183,6 +220,11 @@ public:
     Result<void> mark_replayed(std::int64_t id, std::int64_t at, std::string_view outcome);
     Result<int> purge_dead_letters(std::string_view adapter, bool only_replayed);
     Result<void> add_counters(std::string_view adapter, const Counters& c);
+    Result<void> set_meta(std::string_view key, std::string_view value);  // outside a transaction too
+    // "W" + day + "-" + 4-digit daily serial; day is YYYYMMDD in +08:00.
+    Result<std::string> next_whistle_id(std::string_view day);
+    Result<void> put_whistle(const WhistleRow& w);
+    Result<void> put_case_tier(const CaseTierRow& t);
 
     // Lets the WAL shrink while readers come and go; cheap when there is nothing to do.
     void checkpoint();

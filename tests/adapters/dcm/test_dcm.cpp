@@ -486,6 +486,16 @@ TEST_CASE("dcm cursor: order by updatetime then taskid and pages that overlap th
 // [runtime] dcm.so in-process against the simulator
 // =================================================================================================
 
+TEST_CASE("dcm write-back mapping: 04 for accept and start, 05 for resolve, nothing for the centre's steps", "[unit]") {
+    CHECK(dcm::feedback_code("accept") == "04");
+    CHECK(dcm::feedback_code("start") == "04");
+    CHECK(dcm::feedback_code("resolve") == "05");
+    for (const char* a : {"dispatch", "verify", "close", "reopen", "return", "merge", "split", "", "accepted"}) {
+        INFO(a);
+        CHECK(dcm::feedback_code(a).empty());
+    }
+}
+
 TEST_CASE("dcm runtime: every case arrives once per version mapped masked and a restart repeats nothing", "[runtime]") {
     TempDir dir;
     Simulator sim("dcm", dir.path,
@@ -757,9 +767,17 @@ TEST_CASE("dcm runtime: write-back feedback 04 and 05 idempotent by requestid re
     CHECK(record(taskid)["times"]["resolved_at"].is_string());
     CHECK(collect(host).versions.size() > versions_before);
 
-    // A status the feedback cannot express: permanent, named.
+    // An action the feedback cannot express: permanent, named, and nothing reaches the centre.
     CHECK(host.write_back(action("return", "rejected", "C20261128-000012:19", record(taskid))) == CASEHUB_ERR_UNSUPPORTED);
     CHECK_THAT(host.last_error(), Catch::Contains("return"));
+    for (const auto& [act, st] : std::vector<std::pair<std::string, std::string>>{
+             {"dispatch", "dispatched"}, {"verify", "verified"}, {"close", "closed"}, {"reopen", "in_progress"},
+             {"merge", "resolved"}, {"split", "resolved"}}) {
+        INFO(act);
+        CHECK(host.write_back(action(act, st, "C20261128-000012:19" + act, record(taskid))) == CASEHUB_ERR_UNSUPPORTED);
+        CHECK_THAT(host.last_error(), Catch::Contains("'" + act + "'"));
+    }
+    CHECK(sim_get(sim.port(), "/_sim/feedback").size() == 3);  // accept, 4003, resolve
     // 04 on a case already 05: 4002, permanent.
     CHECK(host.write_back(action("accept", "accepted", "C20261128-000012:20", record(taskid))) == CASEHUB_ERR_INVALID_ARGUMENT);
     CHECK_THAT(host.last_error(), Catch::Contains("4002"));
@@ -942,4 +960,34 @@ TEST_CASE("dcm integration: a command-centre action on the case reaches the cent
         return query(db, "SELECT status_native FROM source_records WHERE system='dcm' AND record_id='" + taskid + "'") ==
                std::vector<std::string>{"05 处置反馈"};
     }, 20s, 100ms));
+
+    // The centre's own steps (dispatch, verify, close, reopen) have no feedback code (§7): the
+    // hub moves the case (rule 7), the adapter says why it cannot tell the centre, nothing is sent.
+    for (const std::vector<std::string>& a :
+         {std::vector<std::string>{"dispatch", "--unit-code", "D01"}, {"verify"}, {"close"}, {"reopen", "--note", "居民反映仍有垃圾"}}) {
+        std::vector<std::string> args = {"cases", "action", case_id};
+        args.insert(args.end(), a.begin(), a.end());
+        r = casehub_cli(dir.path, args);
+        INFO(r.output);
+        REQUIRE(r.exit_code == 0);
+        CHECK_THAT(r.output, Catch::Contains("queued for dcm " + taskid));
+    }
+    REQUIRE(wait_until([&] {
+        return query_int(db, "SELECT count(*) FROM writebacks WHERE case_id='" + case_id + "' AND state='unsupported'") == 4;
+    }, 20s, 100ms));
+    for (const char* act : {"dispatch", "verify", "close", "reopen"}) {
+        auto err = query(db, "SELECT last_error FROM writebacks WHERE case_id='" + case_id +
+                                 "' AND json_extract(action, '$.action')='" + act + "'");
+        REQUIRE(err.size() == 1);
+        CHECK_THAT(err[0], Catch::Contains(std::string("'") + act + "'"));
+    }
+    CHECK(sim_get(sim.port(), "/_sim/feedback").size() == 2);
+    CHECK(hub.adapter("dcm")["writebacks_failed"] == 0);
+    auto doc = nlohmann::json::parse(query(db, "SELECT doc FROM cases WHERE case_id='" + case_id + "'")[0]);
+    CHECK(doc["status"] == "in_progress");
+    CHECK(doc["reopen_count"] == 1);
+    CHECK(doc["closed_by"].is_null());
+    bool hub_unit = false;
+    for (const auto& u : doc["responsible"]) hub_unit = hub_unit || (u["dept_code"] == "D01" && u["system"] == "hub");
+    CHECK(hub_unit);
 }

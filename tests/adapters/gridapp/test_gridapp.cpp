@@ -690,7 +690,37 @@ TEST_CASE("gridapp end to end: every event in the store once, at its latest revi
     json c = json::parse(cur[0]);
     CHECK(c["v"] == 1);
     CHECK(c["w"].is_number_integer());
+
+    // Write-back: the document has none, so the adapter declares none and the hub says so for
+    // every action, merge and split instead of queueing anything (docs/write-back.md).
+    const std::string event_id = *records.begin();
+    const std::string case_id =
+        query(db, "SELECT case_id FROM source_records WHERE system='gridapp' AND record_id='" + event_id + "'").at(0);
+    const std::string status = query(db, "SELECT status FROM cases WHERE case_id='" + case_id + "'").at(0);
+    const std::string act = status == "closed" || status == "cancelled" || status == "rejected" ? "return" : "accept";
+    auto r = casehub_cli(w.dir.path, {"cases", "action", case_id, act, "--json"});
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    json answer = json::parse(r.output);
+    CHECK(answer["writebacks"].empty());
+    bool named = false;
+    for (const auto& n : answer["not_written_back"])
+        if (n["system"] == "gridapp" && n["record_id"] == event_id) {
+            named = true;
+            CHECK_THAT(n["reason"].get<std::string>(), Catch::Contains("no write-back"));
+        }
+    CHECK(named);
+    CHECK(query_int(db, "SELECT count(*) FROM writebacks") == 0);
     CHECK(w.hub->terminate() == 0);
+}
+
+TEST_CASE("gridapp write-back: the plugin declares none, so any action is unsupported", "[runtime]") {
+    casehub::sdk::FakeHost host{plugin_descriptor()};
+    CHECK((plugin_descriptor()->capabilities & CASEHUB_CAP_WRITE_BACK) == 0);
+    for (const char* a : {"accept", "dispatch", "start", "resolve", "verify", "close", "reopen", "return", "merge", "split"}) {
+        INFO(a);
+        CHECK(host.write_back(json{{"v", 1}, {"key", "C20261128-000001:1"}, {"action", a}}) == CASEHUB_ERR_UNSUPPORTED);
+    }
 }
 
 TEST_CASE("gridapp restarts: kill -9 of the runner and of the hub lose nothing, duplicate nothing", "[integration]") {

@@ -277,6 +277,17 @@ TEST_CASE("hotline12345 item bytes are cut exactly from the response body", "[un
     CHECK_THROWS(h12::item_spans(R"({"code":0,"data":null})"));
 }
 
+TEST_CASE("hotline12345 write-back mapping: 办理中 已办结 退单 and nothing for the centre's steps", "[unit]") {
+    CHECK(h12::feedback_clzt("accept") == "办理中");
+    CHECK(h12::feedback_clzt("start") == "办理中");
+    CHECK(h12::feedback_clzt("resolve") == "已办结");
+    CHECK(h12::feedback_clzt("return") == "退单");
+    for (const char* a : {"dispatch", "verify", "close", "reopen", "merge", "split", "", "in_progress"}) {
+        INFO(a);
+        CHECK(h12::feedback_clzt(a).empty());
+    }
+}
+
 TEST_CASE("hotline12345 local times", "[unit]") {
     CHECK(h12::parse_local("2026-03-09 09:21:07", false) == 1773019267000);
     CHECK(h12::parse_local("2026-03-09 09:21:07.385", true) == 1773019267385);
@@ -565,6 +576,16 @@ TEST_CASE("hotline12345 write-back posts feedback with the idempotency key and t
     closed["action"] = "close";
     closed["status"] = "closed";
     CHECK(host.write_back(closed) == CASEHUB_ERR_UNSUPPORTED);
+    CHECK_THAT(host.last_error(), Catch::Contains("'close'"));
+    // Nor the centre's other steps, nor merge and split: named, nothing sent.
+    for (const char* act : {"dispatch", "verify", "reopen", "merge", "split"}) {
+        INFO(act);
+        json a = action;
+        a["key"] = std::string("C20261128-000012:19") + act;
+        a["action"] = act;
+        CHECK(host.write_back(a) == CASEHUB_ERR_UNSUPPORTED);
+        CHECK_THAT(host.last_error(), Catch::Contains(std::string("'") + act + "'"));
+    }
     // 已办结 with a too short reply is refused before sending (§4: at least 15 characters).
     json shortnote = action;
     shortnote["key"] = "C20261128-000012:20";
@@ -688,8 +709,10 @@ TEST_CASE("hotline12345 a command-centre action on the case is written back to t
     // An order in 已派单 that will not move by itself for a minute, and its case.
     std::string gdbh, case_id;
     REQUIRE(wait_until([&] {
+        // (a case of this one order alone: a repeat call merged with it would be written back too)
         for (const auto& row : query(db, "SELECT record_id || '|' || case_id FROM source_records "
-                                         "WHERE system='hotline12345' AND status_native='已派单'")) {
+                                         "WHERE system='hotline12345' AND status_native='已派单' AND case_id IN "
+                                         "(SELECT case_id FROM source_records GROUP BY case_id HAVING count(*) = 1)")) {
             const std::string id = row.substr(0, row.find('|'));
             auto now = sim_get(sim, "/_sim/orders/" + id);
             const auto& s = now["_sim"];
@@ -702,23 +725,72 @@ TEST_CASE("hotline12345 a command-centre action on the case is written back to t
         }
         return false;
     }, 30s, 200ms));
-    auto r = casehub_cli(dir.path, {"cases", "action", case_id, "resolve", "--note",
-                                    "经街道城管科现场核实，已安排人员处置完毕，并将持续巡查。",
-                                    "--unit-name", "夫子庙街道办事处", "--handler", "周建国"});
+    auto r = casehub_cli(dir.path, {"cases", "action", case_id, "accept", "--unit-name", "夫子庙街道办事处", "--handler", "周建国"});
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    r = casehub_cli(dir.path, {"cases", "action", case_id, "resolve", "--note",
+                               "经街道城管科现场核实，已安排人员处置完毕，并将持续巡查。",
+                               "--unit-name", "夫子庙街道办事处", "--handler", "周建国"});
     INFO(r.output);
     REQUIRE(r.exit_code == 0);
     REQUIRE(wait_until([&] {
-        return query_int(db, "SELECT count(*) FROM writebacks WHERE case_id='" + case_id + "' AND state='done'") == 1;
+        return query_int(db, "SELECT count(*) FROM writebacks WHERE case_id='" + case_id + "' AND state='done'") == 2;
     }, 20s, 100ms));
+    // At the centre, in order: 办理中 then 已办结, each with the hub's key as Idempotency-Key.
     auto fb = sim_get(sim, "/_sim/feedback")["received"];
-    REQUIRE(fb.size() >= 1);
-    CHECK(fb[0]["gdbh"] == gdbh);
-    CHECK(fb[0]["code"] == 0);
-    CHECK(fb[0]["body"]["clzt"] == "已办结");
-    CHECK(fb[0]["key"].get<std::string>().rfind(case_id + ":", 0) == 0);
+    REQUIRE(fb.size() == 2);
+    CHECK(fb[0]["body"]["clzt"] == "办理中");
+    CHECK(fb[1]["body"]["clzt"] == "已办结");
+    for (const auto& f : fb) {
+        CHECK(f["gdbh"] == gdbh);
+        CHECK(f["code"] == 0);
+        CHECK(f["key"].get<std::string>().rfind(case_id + ":", 0) == 0);
+    }
     // The next read brings the order back as 已办结.
     CHECK(wait_until([&] {
         return query(db, "SELECT status_native FROM source_records WHERE system='hotline12345' AND record_id='" + gdbh + "'") ==
                std::vector<std::string>{"已办结"};
     }, 20s, 100ms));
+
+    // The centre's steps and a merge and split are not the district's to report (§4): the
+    // adapter refuses them as unsupported, naming each, and nothing more reaches the centre.
+    for (const std::vector<std::string>& a : {std::vector<std::string>{"dispatch", "--unit-code", "320104002"},
+                                              {"verify"}, {"close"}, {"reopen", "--note", "市民来电反映问题仍未解决"}}) {
+        std::vector<std::string> args = {"cases", "action", case_id};
+        args.insert(args.end(), a.begin(), a.end());
+        r = casehub_cli(dir.path, args);
+        INFO(r.output);
+        REQUIRE(r.exit_code == 0);
+    }
+    std::string other;
+    for (const auto& row : query(db, "SELECT case_id FROM source_records WHERE system='hotline12345' AND case_id <> '" +
+                                         case_id + "' GROUP BY case_id HAVING count(*) = 1 LIMIT 1"))
+        other = row;
+    REQUIRE(!other.empty());
+    const auto other_record = query(db, "SELECT record_id FROM source_records WHERE case_id='" + other + "'");
+    REQUIRE(other_record.size() == 1);
+    r = casehub_cli(dir.path, {"cases", "merge", case_id, other, "--by", "张科长", "--note", "同一诉求"});
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.output, Catch::Contains("queued for hotline12345 " + other_record[0]));
+    r = casehub_cli(dir.path, {"cases", "split", case_id, "hotline12345:" + other_record[0], "--by", "张科长"});
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    REQUIRE(wait_until([&] {
+        return query_int(db, "SELECT count(*) FROM writebacks WHERE state='unsupported'") == 6;
+    }, 20s, 100ms));
+    for (const char* act : {"dispatch", "verify", "close", "reopen", "merge", "split"}) {
+        auto rows = query(db, std::string("SELECT record_id || '|' || last_error FROM writebacks WHERE json_extract(action, '$.action')='") +
+                                  act + "'");
+        REQUIRE(rows.size() == 1);
+        CHECK_THAT(rows[0], Catch::Contains(std::string("'") + act + "'"));
+    }
+    auto merge = nlohmann::json::parse(
+        query(db, "SELECT action FROM writebacks WHERE json_extract(action, '$.action')='merge'")[0]);
+    CHECK(merge["case_id"] == case_id);
+    CHECK(merge["merged_from"] == other);
+    CHECK(merge["duplicate_of"] == json::array({{{"system", "hotline12345"}, {"record_id", gdbh}}}));
+    CHECK(merge["record"]["source"]["record_id"] == other_record[0]);
+    CHECK(sim_get(sim, "/_sim/feedback")["received"].size() == 2);
+    CHECK(hub.adapter("h12")["writebacks_failed"] == 0);
 }

@@ -321,7 +321,9 @@ TEST_CASE("police: command-centre actions on a case reach the simulator through 
     const auto db = hub.db();
     REQUIRE(wait_until([&] { return query_int(db, "SELECT count(*) FROM source_records WHERE system='police'") > 0; },
                        30s, 100ms));
-    const std::string jjdbh = query(db, "SELECT record_id FROM source_records WHERE system='police' LIMIT 1").at(0);
+    // A case of one call sheet (a repeat call's sheet would be written back as well).
+    const std::string jjdbh = query(db, "SELECT record_id FROM source_records WHERE system='police' AND case_id IN "
+                                        "(SELECT case_id FROM source_records GROUP BY case_id HAVING count(*) = 1) LIMIT 1").at(0);
     const std::string case_id =
         query(db, "SELECT case_id FROM source_records WHERE system='police' AND record_id='" + jjdbh + "'").at(0);
     auto doc = json::parse(query(db, "SELECT doc FROM source_records WHERE system='police' AND record_id='" + jjdbh + "'").at(0));
@@ -357,6 +359,34 @@ TEST_CASE("police: command-centre actions on a case reach the simulator through 
     REQUIRE(wait_until([&] {
         return query_int(db, "SELECT count(*) FROM writebacks WHERE adapter='police' AND state='done'") == 2;
     }, 10s, 100ms));
+
+    // dispatch (inside the street), verify and close have no fkzt (§5.2): unsupported, named,
+    // nothing written; a reopen is 处置中 again.
+    for (const std::vector<std::string>& a :
+         {std::vector<std::string>{"dispatch", "--unit-code", street}, {"verify"}, {"close"},
+          {"reopen", "--unit-code", street, "--handler", "黄志强", "--note", "报警人再次反映噪音，重新处置"}}) {
+        std::vector<std::string> args = {"cases", "action", case_id};
+        args.insert(args.end(), a.begin(), a.end());
+        auto r = casehub_cli(dir.path, args);
+        INFO(r.output);
+        REQUIRE(r.exit_code == 0);
+    }
+    REQUIRE(wait_until([&] { return lines().size() >= 3; }, 20s, 100ms));
+    REQUIRE(wait_until([&] {
+        return query_int(db, "SELECT count(*) FROM writebacks WHERE adapter='police' AND state='unsupported'") == 3 &&
+               query_int(db, "SELECT count(*) FROM writebacks WHERE adapter='police' AND state='done'") == 3;
+    }, 10s, 100ms));
+    got = lines();
+    REQUIRE(got.size() == 3);
+    CHECK(got[2]["fkzt"] == "处置中");
+    CHECK(got[2]["jjdbh"] == jjdbh);
+    for (const auto& g : got) CHECK_FALSE(g.contains("invalid"));  // every line is valid §7 for the police side
+    for (const char* act : {"dispatch", "verify", "close"}) {
+        auto err = query(db, std::string("SELECT last_error FROM writebacks WHERE json_extract(action, '$.action')='") + act + "'");
+        REQUIRE(err.size() == 1);
+        CHECK_THAT(err[0], Catch::Contains(std::string("'") + act + "'"));
+    }
+    CHECK(hub.adapter("police")["writebacks_failed"] == 0);
     CHECK(hub.log().find("13912345678") == std::string::npos);
     CHECK(hub.terminate() == 0);
 }

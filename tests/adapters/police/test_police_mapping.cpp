@@ -284,20 +284,24 @@ TEST_CASE("police: feedback per §7 from a hub write-back action", "[unit]") {
     CHECK(fb["fkr"] == "黄志强");
     CHECK(fb["fksj"] == 1773027600000);
     for (auto [a, s, z] : {std::tuple{"accept", "accepted", "已签收"}, {"start", "in_progress", "处置中"},
-                           {"return", "rejected", "退回"}}) {
+                           {"reopen", "in_progress", "处置中"}, {"return", "rejected", "退回"}}) {
         action["action"] = a;
         action["status"] = s;
         CHECK(feedback_record(action, now)["fkzt"] == z);
     }
-    SECTION("a status the document cannot express is a permanent error naming it") {
-        action["action"] = "close";
-        action["status"] = "closed";
-        try {
-            feedback_record(action, now);
-            FAIL("no error");
-        } catch (const casehub::sdk::Error& e) {
-            CHECK(e.status() == CASEHUB_ERR_UNSUPPORTED);
-            CHECK_THAT(e.what(), Catch::Contains("close"));
+    SECTION("an action the document cannot express is a permanent error naming it") {
+        for (auto [a, s] : {std::pair{"close", "closed"}, {"dispatch", "dispatched"}, {"verify", "verified"},
+                            {"merge", "resolved"}, {"split", "dispatched"}}) {
+            INFO(a);
+            action["action"] = a;
+            action["status"] = s;
+            try {
+                feedback_record(action, now);
+                FAIL("no error");
+            } catch (const casehub::sdk::Error& e) {
+                CHECK(e.status() == CASEHUB_ERR_UNSUPPORTED);
+                CHECK_THAT(e.what(), Catch::Contains(std::string("'") + a + "'"));
+            }
         }
     }
     SECTION("a record without a street and a unit that is not one cannot be answered") {

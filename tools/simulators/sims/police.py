@@ -12,7 +12,9 @@ The simulator plays both the police system and the ferry (安全边界接入平�
 * It reads ``<dir>/outbox/`` like the ferry (§7): a ``JQFK_`` pair is taken when its manifest is
   present and matches; both files are deleted; each feedback line is appended to the feedback
   log (``--feedback-log``, default ``<dir>/police-received.jsonl``) with ``duplicate`` true when
-  its ``fkid`` was already received (the police side ignores it). A 退回 makes the police
+  its ``fkid`` was already received (the police side ignores it), and ``invalid`` (a list of
+  reasons) when the line breaks §7 (a key missing, an fkzt outside §5.2, yjjd not a street, an
+  unknown jjdbh...): nothing comes back (§7), so that is where a test sees it. A 退回 makes the police
   re-assign the call sheet: a 补充 version with another ``yjjd`` follows in the next batch.
 
 Irregularities of §8, each at a configurable rate (0 disables it):
@@ -129,6 +131,37 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _ms_text(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, BEIJING).isoformat(timespec="milliseconds")
+
+
+FKZT = ("已签收", "处置中", "已办结", "退回")  # §5.2
+
+
+def feedback_problems(fb, sheets) -> list[str]:
+    """What makes a feedback line of §7 unusable on the police side ([] when it is valid): keys
+    and types of the §7 table, fkzt of §5.2, yjjd one of the streets, fknr at most 1,000
+    characters, and a jjdbh the police transferred. Nothing is sent back (§7): the simulator
+    only records it, so tests can see what a real police side would have dropped."""
+    if not isinstance(fb, dict):
+        return ["not a JSON object"]
+    out = []
+    for k in ("fkid", "jjdbh", "yjjd", "fkzt", "fknr", "fkdw", "fkr"):
+        if not isinstance(fb.get(k), str) or not fb.get(k):
+            out.append(f"{k} missing or empty")
+    if isinstance(fb.get("fkid"), str) and len(fb["fkid"]) > 40:
+        out.append("fkid longer than 40")
+    if "jqh" in fb and not isinstance(fb.get("jqh"), str):
+        out.append("jqh not a string")
+    if fb.get("fkzt") and fb.get("fkzt") not in FKZT:
+        out.append(f"fkzt {fb.get('fkzt')!r} not in §5.2")
+    if fb.get("yjjd") and fb.get("yjjd") not in STREETS:
+        out.append(f"yjjd {fb.get('yjjd')!r} is not a street")
+    if isinstance(fb.get("fknr"), str) and len(fb["fknr"]) > 1000:
+        out.append("fknr longer than 1000")
+    if not isinstance(fb.get("fksj"), int) or isinstance(fb.get("fksj"), bool) or fb["fksj"] < 10**12:
+        out.append("fksj not epoch milliseconds")
+    if isinstance(fb.get("jjdbh"), str) and fb["jjdbh"] and fb["jjdbh"] not in sheets:
+        out.append("jjdbh not transferred by the police")
+    return out
 
 
 def _dump(obj) -> str:
@@ -462,8 +495,12 @@ class PoliceSim:
                         fb = json.loads(line)
                         dup = fb.get("fkid") in self.fkids
                         self.fkids.add(fb.get("fkid"))
-                        entries.append(dict(fb, batch=batch, duplicate=dup, sender=manifest.get("sender")))
-                        if not dup:
+                        invalid = feedback_problems(fb, self.sheets)
+                        entry = dict(fb, batch=batch, duplicate=dup, sender=manifest.get("sender"))
+                        if invalid:
+                            entry["invalid"] = invalid  # the police side cannot use the line
+                        entries.append(entry)
+                        if not dup and not invalid:
                             self.apply_feedback(fb, now_ms)
                 else:
                     entries.append({"batch": batch, "rejected": problem})

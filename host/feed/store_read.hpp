@@ -1,0 +1,71 @@
+// Read-only access to the store for the processes and threads that only read it: the feed's
+// replay server and the HTTP API. Each holds its own connections (WAL lets them read beside the
+// hub's writer), prepared statements cached per connection, and reads events and cases the
+// same way.
+#pragma once
+
+#include "common/result.hpp"
+#include "feed/feed.hpp"
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace casehub::host {
+
+using Bind = std::variant<std::int64_t, std::string>;
+
+class ReadDb {
+public:
+    // `who` prefixes the errors ("feed", "http").
+    static Result<std::unique_ptr<ReadDb>> open(const std::filesystem::path& path, const std::string& who);
+    ~ReadDb();
+    ReadDb(const ReadDb&) = delete;
+    ReadDb& operator=(const ReadDb&) = delete;
+
+    std::string error() const;
+    Result<void> exec(const char* sql);
+    // Runs `sql` (prepared once, cached) with `binds`; `row` is called per row until it
+    // returns false. The statement is reset afterwards, so it holds no read lock.
+    Result<void> query(const std::string& sql, const std::vector<Bind>& binds,
+                       const std::function<bool(sqlite3_stmt*)>& row);
+    Result<std::uint64_t> head();  // the last event's seq, 0 when none
+
+private:
+    ReadDb() = default;
+    sqlite3* db_ = nullptr;
+    std::filesystem::path path_;
+    std::map<std::string, sqlite3_stmt*> stmts_;
+};
+
+// One read transaction: BEGIN now, COMMIT (end the snapshot) when it goes out of scope.
+class ReadTxn {
+public:
+    explicit ReadTxn(ReadDb& db) : db_(db) {}
+    Result<void> begin();
+    ~ReadTxn();
+
+private:
+    ReadDb& db_;
+    bool open_ = false;
+};
+
+// A column's bytes (text or blob) as a string; "" for NULL.
+std::string column_bytes(sqlite3_stmt* s, int col);
+
+// "SELECT <the event columns> FROM events": with or without each event's case document (a
+// case's history needs none).
+std::string event_columns(bool with_doc = true);
+EventRow read_event(sqlite3_stmt* s, bool with_doc = true);
+
+extern const char* const kCaseColumns;  // "SELECT <the case columns> FROM cases"
+CaseState read_case(sqlite3_stmt* s);
+
+}  // namespace casehub::host
