@@ -24,7 +24,7 @@ std::string login() {
 }
 
 struct WhistleOptions {
-    std::string verb, case_id, whistle_id, unit, street, tier, kind, note, by, month;
+    std::string verb, case_id, whistle_id, unit, street, grid, tier, kind, note, by, month;
     std::vector<std::string> units, reporters;
     int rating = 0;
     bool unresolved = false, json = false;
@@ -101,6 +101,7 @@ int run_whistle(const std::string& config, const WhistleOptions& o) {
         req = {{"cmd", "whistle_open"}, {"case_id", o.case_id}, {"tier", o.tier}, {"kind", o.kind},
                {"units", o.units},      {"note", o.note},       {"by", by}};
         if (!o.street.empty()) req["street_code"] = o.street;
+        if (!o.grid.empty()) req["grid_code"] = o.grid;
     } else if (o.verb == "sign") {
         req = {{"cmd", "whistle_sign"}, {"whistle_id", o.whistle_id}, {"unit", o.unit}, {"by", by}};
     } else if (o.verb == "contact") {
@@ -162,6 +163,7 @@ void add_whistle_commands(CLI::App& app, const std::string& config_path, std::fu
     open->add_option("--kind", o->kind, "work_progress (推进工作) or hard_problem (破解难题)")->required();
     open->add_option("--unit", o->units, "a summoned unit, D01-D54 (repeatable)")->required();
     open->add_option("--street", o->street, "the whistling street's code (checked against the case's street)");
+    open->add_option("--grid", o->grid, "a grid that whistles (needs [command] grid_whistles = true; checked against the case's grid)");
     open->add_option("--note", o->note, "what the street needs");
     open->add_option("--by", o->by, "who blows it (default: the login name)");
     open->add_flag("--json", o->json, "machine-readable output");

@@ -103,6 +103,7 @@ CommandResult<Whistle> open_whistle(const CommandConfig& cfg, const WorkCalendar
     w.id = req.id;
     w.case_id = req.case_id;
     w.street_code = req.street_code;
+    w.grid_code = req.grid_code;
     w.tier = req.tier;
     w.kind = req.kind;
     w.note = req.note;
@@ -304,6 +305,7 @@ json to_json(const Whistle& w) {
             {"id", w.id},
             {"case_id", w.case_id},
             {"street_code", w.street_code},
+            {"grid_code", w.grid_code},
             {"tier", w.tier},
             {"kind", w.kind},
             {"note", w.note},
@@ -327,6 +329,7 @@ CommandResult<Whistle> whistle_from_json(const json& j) {
     w.id = in.str(j, "id");
     w.case_id = in.str(j, "case_id");
     w.street_code = in.str(j, "street_code");
+    w.grid_code = j.value("grid_code", std::string());  // absent in whistles stored before grids could whistle
     w.tier = in.str(j, "tier");
     w.kind = in.str(j, "kind");
     w.note = in.str(j, "note");

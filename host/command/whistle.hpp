@@ -67,6 +67,7 @@ struct Whistle {
     std::optional<std::int64_t> outcome_at;
     std::string outcome_by, outcome_note;
     std::string next_id;  // set when re-whistled
+    std::string grid_code;  // the grid that whistled; "" when the street did
 
     bool is_open() const { return outcome == WhistleOutcome::open; }
     const UnitAnswer* answer(std::string_view unit) const;
@@ -78,6 +79,7 @@ struct OpenWhistle {
     std::int64_t at = 0;
     std::string by;
     std::string previous_id;
+    std::string grid_code;  // a grid's whistle (the hub checks it is the case's grid); "" for the street
 };
 
 CommandResult<Whistle> open_whistle(const CommandConfig& cfg, const WorkCalendar& cal, const OpenWhistle& req);

@@ -26,7 +26,7 @@ constexpr std::size_t kMaxIpcPath = 107;  // sizeof(sockaddr_un::sun_path) - 1 o
 
 constexpr std::string_view kRootKeys[] = {"hub", "supervisor", "flow", "correlation", "http", "command", "adapters"};
 constexpr std::string_view kCommandKeys[] = {"enabled", "rules", "calendar", "alert_check_seconds", "clock",
-                                             "clock_start"};
+                                             "clock_start", "grid_whistles"};
 constexpr std::string_view kHttpKeys[] = {"enabled", "listen", "max_body_bytes", "sse_heartbeat_s", "threads",
                                           "control_timeout_ms"};
 constexpr std::string_view kCorrelationKeys[] = {
@@ -663,6 +663,7 @@ MaybeError read_command(const Section& s, bool present, HubConfig& cfg) {
     auto& c = cfg.command;
     c.enabled = present;
     if (auto e = s.get_bool("enabled", c.enabled)) return e;
+    if (auto e = s.get_bool("grid_whistles", c.grid_whistles)) return e;
     std::string rules = "command.toml", calendar = "calendar.toml";
     if (auto e = s.get_string("rules", rules, false)) return e;
     if (auto e = s.get_string("calendar", calendar, false)) return e;

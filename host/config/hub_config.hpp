@@ -102,6 +102,8 @@ struct CommandSection {                                      // [command]  (TOML
                                                              //   escalations are looked for this
                                                              //   often (hub clock) and after clock_set
     bool simulated_clock = false;                            // clock = "wall" | "simulated"
+    bool grid_whistles = false;                              // grid_whistles: a grid may whistle on
+                                                             //   the cases of its own grid too
     std::int64_t clock_start_ms = 0;                         // clock_start (RFC 3339), simulated only
 };
 

@@ -249,11 +249,12 @@ json Hub::whistle_step(const json& req) {
     const std::int64_t now = clock_.now_ms();
 
     if (c == "whistle_open") {
-        std::string case_id, street, tier, kind, note, by;
+        std::string case_id, street, grid, tier, kind, note, by;
         std::vector<std::string> units;
         for (auto [k, out, required] : {std::tuple{"case_id", &case_id, true}, std::tuple{"street_code", &street, false},
-                                        std::tuple{"tier", &tier, true}, std::tuple{"kind", &kind, true},
-                                        std::tuple{"note", &note, false}, std::tuple{"by", &by, true}})
+                                        std::tuple{"grid_code", &grid, false}, std::tuple{"tier", &tier, true},
+                                        std::tuple{"kind", &kind, true}, std::tuple{"note", &note, false},
+                                        std::tuple{"by", &by, true}})
             if (auto e = get_str(req, k, *out, required)) return *e;
         if (auto e = get_units(req, units)) return *e;
         auto found = store_->find_case(case_id);
@@ -268,6 +269,15 @@ json Hub::whistle_step(const json& req) {
                                            "), not " + street + ": a street whistles on its own cases",
                        "street_code");
         if (street.empty()) street = case_street;
+        // A grid whistles only where the district allows it, and only on its own grid's cases.
+        if (!grid.empty() && !cfg_.command.grid_whistles)
+            return err(cmd::errc::invalid_argument,
+                       "grids do not whistle here: only streets ([command] grid_whistles = true allows it)", "grid_code");
+        if (!grid.empty() && grid != (*found)->grid_code)
+            return err("wrong_grid", "case " + case_id + " is in grid " +
+                                         ((*found)->grid_code.empty() ? std::string("(none)") : (*found)->grid_code) +
+                                         ", not " + grid + ": a grid whistles on its own cases",
+                       "grid_code");
         if (auto r = store_->begin(); !r) return err("internal", r.error().message);
         auto fail = [&](json e) {
             store_->rollback();
@@ -275,11 +285,12 @@ json Hub::whistle_step(const json& req) {
         };
         auto id = store_->next_whistle_id(day_key(now));
         if (!id) return fail(err("internal", id.error().message));
-        auto w = cmd::open_whistle(cc.cfg, cc.cal, {*id, case_id, street, tier, kind, note, units, now, by, ""});
+        auto w = cmd::open_whistle(cc.cfg, cc.cal, {*id, case_id, street, tier, kind, note, units, now, by, "", grid});
         if (!w) return fail(err(w.error()));
         if (auto r = store_->put_whistle(row_of(w.value(), {})); !r) return fail(err("internal", r.error().message));
         json detail = {{"whistle_id", *id}, {"step", "open"},   {"tier", tier},        {"kind", kind},
                        {"units", units},    {"note", note},     {"by", by},            {"street_code", street},
+                       {"grid_code", grid},
                        {"due", due_json(w.value())}};
         auto ev = case_event(case_id, "whistle", now, detail);
         if (!ev) return fail(err("internal", ev.error().message));

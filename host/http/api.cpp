@@ -18,7 +18,7 @@ int status_of(const std::string& code) {
         // The command centre's refusals (docs/command-center.md): the request is well formed
         // but the whistle's state or the rules do not allow it.
         {"out_of_order", 409},       {"closed", 409},                 {"rank_too_low", 422},
-        {"wrong_street", 403}};
+        {"wrong_street", 403},       {"wrong_grid", 403}};
     const auto it = statuses.find(code);
     return it == statuses.end() ? 500 : it->second;
 }

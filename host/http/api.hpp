@@ -41,7 +41,7 @@ struct ApiError {
 // invalid_argument, malformed_json, malformed_request → 400; not_found → 404;
 // method_not_allowed → 405; conflict → 409; payload_too_large → 413;
 // unsupported_media_type → 415; unavailable → 503; out_of_order, closed → 409;
-// rank_too_low → 422; wrong_street → 403; anything else → 500.
+// rank_too_low → 422; wrong_street, wrong_grid → 403; anything else → 500.
 int status_of(const std::string& code);
 nlohmann::json error_body(const ApiError& e);
 void send_error(httplib::Response& res, const ApiError& e);

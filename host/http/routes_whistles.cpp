@@ -44,7 +44,7 @@ void created(httplib::Response& res, const json& reply, const char* id_key) {
 
 void add_whistle_routes(Api& api) {
     api.add("POST", "/api/v1/cases/{id}/whistles", [&api](const auto& req, auto& res, const auto& p) {
-        const std::vector<std::string> fields = {"street_code", "tier", "kind", "units", "note", "by"};
+        const std::vector<std::string> fields = {"street_code", "grid_code", "tier", "kind", "units", "note", "by"};
         const json body = json_body(req, fields);
         check_params(req, {});
         created(res, forward(api, {{"cmd", "whistle_open"}, {"case_id", p.at("id")}}, body, fields), "whistle_id");

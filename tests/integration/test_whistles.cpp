@@ -388,6 +388,45 @@ TEST_CASE("whistles: overdue steps alert once on the working calendar and tiers 
     CHECK(now["mode"] == "simulated");
 }
 
+TEST_CASE("whistles: a grid whistles on its own grid's cases only where the district allows it", "[integration]") {
+    const std::string c_grid_of = "SELECT grid_code FROM cases WHERE case_id='";
+    {  // Off by default: a grid's whistle is refused, naming the setting.
+        TempDir dir;
+        Hub hub(dir.path, command_toml());
+        start_with_cases(hub);
+        const std::string c = case_of(hub.db(), "1");
+        const std::string grid = query(hub.db(), c_grid_of + c + "'")[0];
+        int code = 0;
+        auto j = whistle(dir.path, {"open", c, "--grid", grid, "--tier", "general", "--kind", "work_progress", "--unit", "D01"}, &code);
+        INFO(j.dump());
+        CHECK(code == 2);
+        CHECK(j["code"] == "invalid_argument");
+        CHECK(j["field"] == "grid_code");
+        CHECK_THAT(j["error"].get<std::string>(), Catch::Contains("grid_whistles"));
+        CHECK(query_int(hub.db(), "SELECT count(*) FROM whistles") == 0);
+    }
+    TempDir dir;
+    std::string toml = command_toml();
+    toml.replace(toml.find("[command]\n"), 10, "[command]\ngrid_whistles = true\n");
+    Hub hub(dir.path, toml);
+    start_with_cases(hub);
+    const std::string c1 = case_of(hub.db(), "1"), c2 = case_of(hub.db(), "2");
+    const std::string grid1 = query(hub.db(), c_grid_of + c1 + "'")[0], grid2 = query(hub.db(), c_grid_of + c2 + "'")[0];
+    REQUIRE(grid1 != grid2);
+    int code = 0;
+    auto j = whistle(dir.path, {"open", c1, "--grid", grid2, "--tier", "general", "--kind", "work_progress", "--unit", "D01"}, &code);
+    INFO(j.dump());
+    CHECK(code == 2);
+    CHECK(j["code"] == "wrong_grid");
+    CHECK(j["field"] == "grid_code");
+    j = whistle(dir.path, {"open", c1, "--grid", grid1, "--tier", "general", "--kind", "work_progress", "--unit", "D01"});
+    REQUIRE(j.contains("whistle_id"));
+    CHECK(j["whistle"]["grid_code"] == grid1);
+    CHECK(j["whistle"]["street_code"] == query(hub.db(), "SELECT street_code FROM cases WHERE case_id='" + c1 + "'")[0]);
+    auto detail = nlohmann::json::parse(query(hub.db(), "SELECT detail FROM events WHERE type='whistle'")[0]);
+    CHECK(detail["grid_code"] == grid1);
+}
+
 TEST_CASE("hub config: the command section is off when absent and validated when present", "[unit]") {
     using casehub::host::parse_hub_config;
     auto off = parse_hub_config("", "/etc/casehub/casehub.toml");
