@@ -555,6 +555,28 @@ TEST_CASE("HTTP API: whistles step by step, their refusals, and the reports", "[
     check_error(h.post("/api/v1/whistles/W20190101-9999/sign", json{{"unit", "D01"}, {"by", "王"}}), 404, "not_found",
                 "whistle_id");
 
+    // A re-whistle: a new whistle one tier up, 201 with its own Location.
+    auto w2 = h.c.Post(("/api/v1/cases/" + c1 + "/whistles").c_str(),
+                       json{{"tier", "general"}, {"kind", "work_progress"}, {"units", {"D01"}}, {"by", "街道"}}.dump(),
+                       "application/json");
+    REQUIRE(w2);
+    REQUIRE(w2->status == 201);
+    const std::string second = json::parse(w2->body)["whistle_id"];
+    auto up = h.c.Post(("/api/v1/whistles/" + second + "/rewhistle").c_str(),
+                       json{{"tier", "larger"}, {"kind", "hard_problem"}, {"units", {"D01", "D03"}}, {"note", "升级"}, {"by", "街道"}}.dump(),
+                       "application/json");
+    REQUIRE(up);
+    INFO(up->body);
+    REQUIRE(up->status == 201);
+    const std::string third = json::parse(up->body)["next_id"];
+    CHECK(third != second);
+    CHECK(up->get_header_value("Location") == "/api/v1/whistles/" + third);
+    CHECK(h.get("/api/v1/whistles/" + second).second["outcome"] == "rewhistled");
+    CHECK(h.get("/api/v1/whistles/" + third).second["tier"] == "larger");
+    check_error(h.post("/api/v1/whistles/" + second + "/rewhistle",
+                       json{{"tier", "major"}, {"kind", "hard_problem"}, {"units", {"D01"}}, {"by", "街道"}}),
+                409, "closed");
+
     // Reads: one whistle, the list by case, and 404 for an unknown one.
     auto one = h.get(base);
     REQUIRE(one.first == 200);
@@ -562,7 +584,7 @@ TEST_CASE("HTTP API: whistles step by step, their refusals, and the reports", "[
     CHECK(one.second["outcome"] == "resolved");
     auto list = h.get("/api/v1/whistles?case_id=" + c1);
     REQUIRE(list.first == 200);
-    CHECK(list.second["count"] == 1);
+    CHECK(list.second["count"] == 3);
     check_error(h.get("/api/v1/whistles/W20190101-9999"), 404, "not_found", "id");
     check_error(h.get("/api/v1/whistles?colour=red"), 400, "invalid_argument", "colour");
 
@@ -571,6 +593,7 @@ TEST_CASE("HTTP API: whistles step by step, their refusals, and the reports", "[
     REQUIRE(rep.first == 200);
     CHECK(rep.second["whistles"]["total"] == query_int(hub.db(), "SELECT count(*) FROM whistles"));
     CHECK(rep.second["whistles"]["resolved"] == 1);
+    CHECK(rep.second["whistles"]["rewhistled"] == 1);
     auto csv = h.c.Get("/api/v1/reports/2019-09?format=csv");
     REQUIRE(csv);
     CHECK(csv->status == 200);
