@@ -275,7 +275,7 @@ TEST_CASE("dispatch, verify, close and reopen move the case by rule 7 and are wr
     CHECK(keys.size() == heard.size());
 }
 
-TEST_CASE("a case withdrawn by its sources cannot be closed, reopened or moved forward; return still reaches them", "[integration]") {
+TEST_CASE("a case withdrawn by its sources cannot be closed, reopened or moved forward, and a return still reaches them", "[integration]") {
     TempDir dir;
     const auto log = dir.path / "writebacks.jsonl";
     Hub hub(dir.path, hub_toml_uncorrelated(seq_adapter("count = 2\nwriteback_log = \"" + log.string() + "\"")));
