@@ -454,7 +454,14 @@ TEST_CASE("hotline12345 plugin reads every order once through every transport ir
                 CHECK(got.latest.count(l["record_id"].get<std::string>()) == 1);
                 CHECK(r["status_native"] == "已归档");
             }
-    CHECK(merged > 0);
+    // As many as the simulator sent: its merged calls are versioned 15-150 min after the call, so
+    // a world of the last hour may hold none yet (at night, when calls are few, it often does).
+    int merged_sent = 0;
+    for (const auto& t : sim.truth())
+        if (t.value("kind", "") == "record" && t.contains("duplicate_of") &&
+            got.latest.count(t["record_id"].get<std::string>()))
+            ++merged_sent;
+    CHECK(merged == merged_sent);
     // The content irregularities of §6 reached the hub in their normalised form.
     int old = 0, unmapped = 0, internal = 0, masked_text = 0;
     for (const auto& [id, r] : got.latest) {
