@@ -35,7 +35,7 @@ constexpr std::string_view kCorrelationKeys[] = {
     "full_time_minutes", "time_near", "time_at_3h", "time_at_24h", "time_far", "time_same_day",
     "same_category", "same_family", "compatible_family", "unknown_category", "same_system", "text_high",
     "place_same_number", "place_other_number", "place_other_road", "place_same_landmark",
-    "place_other_landmark", "place_mixed", "address_none", "address_full", "stop_phrases"};
+    "place_other_landmark", "place_mixed", "address_none", "address_full", "stop_phrases", "report_offset_m"};
 constexpr std::string_view kHubKeys[] = {"data_dir",         "store",       "synchronous",
                                          "intake_endpoint",  "control_endpoint",
                                          "feed_endpoint",    "snapshot_endpoint",
@@ -294,9 +294,14 @@ public:
         if (n->is_integer()) v = static_cast<double>(n->as_integer()->get());
         else if (n->is_floating_point()) v = n->as_floating_point()->get();
         else return error(key, std::string("expected a number, got ") + toml_kind(*n));
-        if (!(v >= lo && v <= hi))
-            return error(key, std::to_string(v) + " is out of range (" + std::to_string(lo) + " to " +
-                                  std::to_string(hi) + ")");
+        if (!(v >= lo && v <= hi)) {
+            auto g = [](double x) {
+                char b[32];
+                std::snprintf(b, sizeof b, "%g", x);
+                return std::string(b);
+            };
+            return error(key, g(v) + " is out of range (" + g(lo) + " to " + g(hi) + ")");
+        }
         out = v;
         return std::nullopt;
     }
@@ -330,6 +335,9 @@ public:
         out = std::move(items);
         return std::nullopt;
     }
+
+    // The section of a sub-table got with get_table (errors named by its path).
+    Section sub(std::string_view key, const toml::table* t) const { return Section(ctx_, t, path_of(key)); }
 
     // A sub-table; absent is fine (null table), anything else than a table is an error.
     MaybeError get_table(std::string_view key, const toml::table*& out) const {
@@ -622,6 +630,20 @@ MaybeError read_correlation(const Section& s, HubConfig& cfg) {
     for (const auto& n : numbers)
         if (auto e = s.get_double(n.key, *n.v, n.lo, n.hi)) return e;
     if (auto e = s.get_string_list("stop_phrases", c.stop_phrases)) return e;
+    // report_offset_m = { hotline12345 = 80, ... }: metres per source system.
+    const toml::table* offsets = nullptr;
+    if (auto e = s.get_table("report_offset_m", offsets)) return e;
+    if (offsets) {
+        const Section o = s.sub("report_offset_m", offsets);
+        std::vector<std::pair<std::string, double>> out;
+        for (auto&& [k, v] : *offsets) {
+            (void)v;
+            double m = 0;
+            if (auto e = o.get_double(k.str(), m, 0, 10000)) return e;
+            out.emplace_back(std::string(k.str()), m);
+        }
+        c.report_offset_m = std::move(out);
+    }
     return std::nullopt;
 }
 

@@ -59,7 +59,7 @@ CorrRecordRow index_row(const Profile& p, const std::string& case_id, const Sett
     r.category = p.category, r.family = p.family;
     r.text = to_bytes(p.text), r.address = to_bytes(p.address);
     r.place = p.place.to_string();
-    const double pad = std::min(s.max_distance_m, 3.0 * p.precision_m);
+    const double pad = std::min(s.max_distance_m, 3.0 * p.spread_m());
     const double x = (p.lon - kLon0) * kMx, y = (p.lat - kLat0) * kMy;
     const auto t = static_cast<std::int32_t>((p.reported_ms - kEpochMs) / 60000);
     r.box = {static_cast<std::int32_t>(std::floor(x - pad)), static_cast<std::int32_t>(std::ceil(x + pad)),
@@ -80,6 +80,7 @@ Profile make_profile(const json& rec, const json& loc, const Category& cat, cons
     const json& src = rec["source"];
     p.system = str(src, "system");
     p.record_id = str(src, "record_id");
+    p.offset_m = report_offset(s, p.system);
     if (loc.is_object() && loc["wgs84"].is_object()) {
         p.located = true;
         p.lon = loc["wgs84"].value("lon", 0.0);
@@ -154,7 +155,8 @@ Evidence compare(const Profile& a, const Profile& b, const Settings& s) {
     e.score = s.prior;
     if (a.located && b.located) {
         e.distance_m = metres(a.lon, a.lat, b.lon, b.lat);
-        e.sigma_m = std::max(10.0, std::sqrt(double(a.precision_m) * a.precision_m + double(b.precision_m) * b.precision_m));
+        e.sigma_m = std::max(10.0, std::sqrt(double(a.precision_m) * a.precision_m + double(b.precision_m) * b.precision_m +
+                                             a.offset_m * a.offset_m + b.offset_m * b.offset_m));
         const double z = e.distance_m / e.sigma_m;
         e.l_distance = z < 4 ? s.distance_near - s.distance_slope * z * z : s.distance_far;
     }
@@ -251,7 +253,7 @@ Result<Decision> Correlator::decide(Store& store, const json& rec, const Profile
     }
 
     // 2. Candidates from the spatial-temporal index.
-    const double radius = std::min(s_.max_distance_m, std::max(s_.min_radius_m, 3.0 * p.precision_m));
+    const double radius = std::min(s_.max_distance_m, std::max(s_.min_radius_m, 3.0 * p.spread_m()));
     const double x = (p.lon - kLon0) * kMx, y = (p.lat - kLat0) * kMy;
     const double t = double(p.reported_ms - kEpochMs) / 60000.0, gap = s_.max_gap_hours * 60.0;
     // Categories are filtered after the search: a family dimension in the R*Tree (tried) makes
@@ -285,6 +287,7 @@ Result<Decision> Correlator::decide(Store& store, const json& rec, const Profile
     auto hits = store.corr_candidates(q, families, s_.max_candidates, [&](const CorrHit& h) -> Result<void> {
         c.system = h.system;
         c.record_id = h.record_id;
+        c.offset_m = report_offset(s_, c.system);
         c.located = h.located;
         c.lon = h.lon, c.lat = h.lat, c.precision_m = h.precision_m, c.reported_ms = h.reported_ms;
         c.date_only = h.date_only;

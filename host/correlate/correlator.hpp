@@ -23,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <set>
@@ -40,6 +41,9 @@ struct Profile {
     bool located = false;
     double lon = 0, lat = 0;
     int precision_m = 0;
+    double offset_m = 0;  // the system's report offset (Settings::report_offset_m)
+    // How far the incident may be from this location: precision and report offset together.
+    double spread_m() const { return std::sqrt(double(precision_m) * precision_m + offset_m * offset_m); }
     std::int64_t reported_ms = 0;
     bool date_only = false;  // reported_at is 00:00:00.000 local: only the day is known
     std::string category, family;

@@ -105,6 +105,9 @@ TEST_CASE("hub config: the shipped config/casehub.toml parses", "[unit]") {
     CHECK(c.supervisor.backoff_initial.count() == 1000);
     CHECK(c.supervisor.max_fast_crashes == 5);
     CHECK(c.flow.credit_records == 2000);
+    // Callers' locations are not the incident's: 12345 and 110 records get a report offset.
+    CHECK(casehub::host::correlate::report_offset(c.correlation, "hotline12345") > 0);
+    CHECK(casehub::host::correlate::report_offset(c.correlation, "gridapp") == 0);
     // The five department systems, pointed at the simulators of the demo.
     REQUIRE(c.adapters.size() == 5);
     const char* ids[] = {"dcm", "hotline12345", "enforcement", "police", "gridapp"};
@@ -420,6 +423,14 @@ TEST_CASE("hub config: errors name file, line, column and key", "[unit]") {
         // Only the heartbeat written: reported there.
         CHECK_THAT(parse_error("[supervisor]\nheartbeat_ms = 6000\nhang_timeout_ms = 60000\n"),
                    Catch::Contains("config/casehub.toml:2:1: supervisor.heartbeat_ms: flow.runner_host_timeout_ms (10000) must be at least twice supervisor.heartbeat_ms (6000)"));
+    }
+    SECTION("correlation report offsets") {
+        CHECK_THAT(parse_error("[correlation]\nreport_offset_m = 80\n"),
+                   Catch::Contains("config/casehub.toml:2:1: correlation.report_offset_m: expected a table, got an integer"));
+        CHECK_THAT(parse_error("[correlation]\nreport_offset_m = { police = -5 }\n"),
+                   Catch::Contains("correlation.report_offset_m.police: -5 is out of range (0 to 10000)"));
+        CHECK_THAT(parse_error("[correlation]\nreport_offset_m = { police = \"far\" }\n"),
+                   Catch::Contains("correlation.report_offset_m.police: expected a number, got a string"));
     }
     SECTION("adapters") {
         CHECK_THAT(parse_error("\n[[adapters]]\nplugin = \"p\"\n"),

@@ -178,6 +178,34 @@ TEST_CASE("evidence: distance against the precisions, time with date-only report
     CHECK(cor::compare(a, b, s).category == "incompatible");
 }
 
+TEST_CASE("evidence: a system's report offset widens sigma, so a caller 120 m off still matches", "[unit]") {
+    cor::Settings s = settings();
+    s.report_offset_m = {{"hotline12345", 80.0}};
+    cor::Profile a, b;
+    a.located = b.located = true;
+    a.lon = b.lon = kLon;
+    a.lat = kLat, b.lat = kLat + dlat(120);
+    a.precision_m = 20, b.precision_m = 15;  // GCJ-02 coordinates of a caller, GNSS of an inspector
+    a.reported_ms = b.reported_ms = ms("2026-03-09T09:00:00+08:00");
+    a.category = b.category = "city_appearance.exposed_garbage";
+    a.family = b.family = "city_appearance";
+    a.system = "hotline12345", b.system = "gridapp";
+    // Without the offset 120 m is 4.8 σ of the two precisions: as good as another place.
+    const auto bare = cor::compare(a, b, s);
+    CHECK(bare.sigma_m == Approx(25).margin(0.5));
+    CHECK(bare.l_distance == Approx(s.distance_far));
+    a.offset_m = cor::report_offset(s, a.system);
+    b.offset_m = cor::report_offset(s, b.system);
+    CHECK(a.offset_m == 80.0);
+    CHECK(b.offset_m == 0.0);
+    const auto off = cor::compare(a, b, s);
+    CHECK(off.sigma_m == Approx(std::sqrt(20.0 * 20 + 15 * 15 + 80 * 80)).margin(0.01));
+    CHECK(off.l_distance > bare.l_distance + 2.0);
+    // The index box and the search radius take the spread (precision and offset) too.
+    const auto row = cor::index_row(a, "C1", s);
+    CHECK(row.box.x1 - row.box.x0 >= static_cast<std::int32_t>(2 * 3 * a.spread_m()) - 1);
+}
+
 TEST_CASE("two reports of one incident make one case, with the evidence on the joined event", "[unit]") {
     Hub h;
     h.apply(report("gridapp", "WG1", kLon, kLat, "2026-03-09T08:30:00+08:00"));
