@@ -424,8 +424,14 @@ Result<void> Store::append_event(EventRow& e) {
 }
 
 Result<std::string> Store::next_case_id(std::string_view day) {
+    // Two statements rather than one with RETURNING: SQLite gathers RETURNING rows in an
+    // ephemeral table (a pager of its own, allocated and freed per step), which cost more than
+    // the whole upsert.
     sqlite3_stmt* st = stmt("INSERT INTO case_serials(day, n) VALUES(?, 1)"
-                            " ON CONFLICT(day) DO UPDATE SET n = n + 1 RETURNING n");
+                            " ON CONFLICT(day) DO UPDATE SET n = n + 1");
+    bind_text(st, 1, day);
+    CASEHUB_STEP(st, "issuing a case id");
+    st = stmt("SELECT n FROM case_serials WHERE day=?");
     bind_text(st, 1, day);
     if (sqlite3_step(st) != SQLITE_ROW) {
         auto e = last_error();
@@ -488,30 +494,41 @@ Result<std::vector<CaseSource>> Store::sources_of_case(std::string_view case_id)
 }
 
 Result<void> Store::put_corr_record(const CorrRecordRow& r) {
-    sqlite3_stmt* st = stmt(
-        "INSERT INTO corr_records(system, record_id, case_id, located, lon, lat, precision_m, reported_at,"
-        " category, family, text, address, place) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)"
-        " ON CONFLICT(system, record_id) DO UPDATE SET case_id=excluded.case_id RETURNING id");
+    // An existing profile only moves to the new case; otherwise a new row. (Not one upsert with
+    // RETURNING id: see next_case_id.)
+    sqlite3_stmt* st = stmt("SELECT id FROM corr_records WHERE system=? AND record_id=?");
     bind_text(st, 1, r.system);
     bind_text(st, 2, r.record_id);
-    bind_text(st, 3, r.case_id);
-    sqlite3_bind_int(st, 4, r.located ? 1 : 0);
-    sqlite3_bind_double(st, 5, r.lon);
-    sqlite3_bind_double(st, 6, r.lat);
-    sqlite3_bind_int(st, 7, r.precision_m);
-    sqlite3_bind_int64(st, 8, r.reported_ms);
-    bind_text(st, 9, r.category);
-    bind_text(st, 10, r.family);
-    bind_blob(st, 11, r.text);
-    bind_blob(st, 12, r.address);
-    bind_text(st, 13, r.place);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        auto e = make_error("writing correlation profile: " + last_error());
-        sqlite3_reset(st);
-        return e;
-    }
-    const std::int64_t id = sqlite3_column_int64(st, 0);
+    int rc = sqlite3_step(st);
+    std::int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return make_error("writing correlation profile: " + last_error());
+    if (rc == SQLITE_ROW) {
+        st = stmt("UPDATE corr_records SET case_id=? WHERE id=?");
+        bind_text(st, 1, r.case_id);
+        sqlite3_bind_int64(st, 2, id);
+        CASEHUB_STEP(st, "writing correlation profile");
+    } else {
+        st = stmt(
+            "INSERT INTO corr_records(system, record_id, case_id, located, lon, lat, precision_m, reported_at,"
+            " category, family, text, address, place) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        if (!st) return make_error("writing correlation profile: " + last_error());
+        bind_text(st, 1, r.system);
+        bind_text(st, 2, r.record_id);
+        bind_text(st, 3, r.case_id);
+        sqlite3_bind_int(st, 4, r.located ? 1 : 0);
+        sqlite3_bind_double(st, 5, r.lon);
+        sqlite3_bind_double(st, 6, r.lat);
+        sqlite3_bind_int(st, 7, r.precision_m);
+        sqlite3_bind_int64(st, 8, r.reported_ms);
+        bind_text(st, 9, r.category);
+        bind_text(st, 10, r.family);
+        bind_blob(st, 11, r.text);
+        bind_blob(st, 12, r.address);
+        bind_text(st, 13, r.place);
+        CASEHUB_STEP(st, "writing correlation profile");
+        id = static_cast<std::int64_t>(sqlite3_last_insert_rowid(db_));
+    }
     if (!r.located) return {};
     st = stmt("INSERT OR REPLACE INTO corr_rtree(id, x0, x1, y0, y1, t0, t1) VALUES(?,?,?,?,?,?,?)");
     sqlite3_bind_int64(st, 1, id);
