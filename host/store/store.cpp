@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 namespace casehub::host {
 
@@ -118,6 +119,17 @@ std::string Store::last_error() const {
 }
 
 sqlite3_stmt* Store::stmt(const char* sql) {
+    if (auto p = stmts_by_ptr_.find(sql); p != stmts_by_ptr_.end() && std::strcmp(sqlite3_sql(p->second), sql) == 0) {
+        sqlite3_reset(p->second);
+        sqlite3_clear_bindings(p->second);
+        return p->second;
+    }
+    sqlite3_stmt* found = lookup_stmt(sql);
+    if (found) stmts_by_ptr_[sql] = found;
+    return found;
+}
+
+sqlite3_stmt* Store::lookup_stmt(const char* sql) {
     auto it = stmts_.find(sql);
     if (it != stmts_.end()) {
         sqlite3_reset(it->second);

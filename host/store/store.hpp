@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <unordered_map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -240,8 +241,12 @@ private:
     std::string last_error() const;
     Result<std::optional<WritebackRow>> one_writeback(sqlite3_stmt* st);  // steps a prepared query
     sqlite3_stmt* stmt(const char* sql);
+    sqlite3_stmt* lookup_stmt(const char* sql);
     sqlite3* db_ = nullptr;
     std::map<std::string, sqlite3_stmt*> stmts_;
+    // The same statements by the address of their SQL text (a literal, or a static string), so
+    // that the hot path finds them without building a std::string; checked against the text.
+    std::unordered_map<const char*, sqlite3_stmt*> stmts_by_ptr_;
     std::filesystem::path path_;
     bool in_tx_ = false;
     std::uint64_t last_seq_ = 0, tx_start_seq_ = 0;
