@@ -107,6 +107,14 @@ void bind_text(sqlite3_stmt* st, int i, std::string_view v) {
 void bind_blob(sqlite3_stmt* st, int i, std::string_view v) {
     sqlite3_bind_blob(st, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
 }
+// Without a copy: only for values that outlive the statement's step (the hot-path writes below,
+// whose arguments are the caller's; stmt() clears the bindings before the next use).
+void bind_text_nocopy(sqlite3_stmt* st, int i, std::string_view v) {
+    sqlite3_bind_text(st, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+}
+void bind_blob_nocopy(sqlite3_stmt* st, int i, std::string_view v) {
+    sqlite3_bind_blob(st, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+}
 std::string col(sqlite3_stmt* st, int i) {
     auto* t = static_cast<const char*>(sqlite3_column_blob(st, i));
     return std::string(t ? t : "", static_cast<std::size_t>(sqlite3_column_bytes(st, i)));
@@ -268,8 +276,8 @@ Result<std::optional<SourceRow>> Store::find_source(std::string_view system, std
     sqlite3_stmt* st = stmt(
         "SELECT case_id, version, version_form, raw_sha256, status, status_native FROM source_records"
         " WHERE system=? AND record_id=?");
-    bind_text(st, 1, system);
-    bind_text(st, 2, record_id);
+    bind_text_nocopy(st, 1, system);
+    bind_text_nocopy(st, 2, record_id);
     int rc = sqlite3_step(st);
     std::optional<SourceRow> out;
     if (rc == SQLITE_ROW) out = SourceRow{col(st, 0), col(st, 1), col(st, 2), col(st, 3), col(st, 4), col(st, 5)};
@@ -372,17 +380,17 @@ Result<void> Store::put_source(std::string_view system, std::string_view record_
     sqlite3_stmt* st = stmt(
         "INSERT OR REPLACE INTO source_records(system, record_id, case_id, version, version_form, raw_sha256,"
         " status, status_native, adapter, received_at, doc) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
-    bind_text(st, 1, system);
-    bind_text(st, 2, record_id);
-    bind_text(st, 3, r.case_id);
-    bind_text(st, 4, r.version);
-    bind_text(st, 5, r.version_form);
-    bind_text(st, 6, r.raw_sha256);
-    bind_text(st, 7, r.status);
-    bind_text(st, 8, r.status_native);
-    bind_text(st, 9, adapter);
+    bind_text_nocopy(st, 1, system);
+    bind_text_nocopy(st, 2, record_id);
+    bind_text_nocopy(st, 3, r.case_id);
+    bind_text_nocopy(st, 4, r.version);
+    bind_text_nocopy(st, 5, r.version_form);
+    bind_text_nocopy(st, 6, r.raw_sha256);
+    bind_text_nocopy(st, 7, r.status);
+    bind_text_nocopy(st, 8, r.status_native);
+    bind_text_nocopy(st, 9, adapter);
     sqlite3_bind_int64(st, 10, received_at);
-    bind_blob(st, 11, doc);
+    bind_blob_nocopy(st, 11, doc);
     CASEHUB_STEP(st, "writing source record");
     return {};
 }
@@ -392,19 +400,19 @@ Result<void> Store::put_case(const CaseRow& c, std::uint64_t seq) {
         "INSERT OR REPLACE INTO cases(case_id, seq, status, street_code, community_code, grid_code,"
         " category_code, category_family, priority, created_at, updated_at, merged_into, doc, ended_at)"
         " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-    bind_text(st, 1, c.case_id);
+    bind_text_nocopy(st, 1, c.case_id);
     sqlite3_bind_int64(st, 2, static_cast<std::int64_t>(seq));
-    bind_text(st, 3, c.status);
-    bind_text(st, 4, c.street_code);
-    bind_text(st, 5, c.community_code);
-    bind_text(st, 6, c.grid_code);
-    bind_text(st, 7, c.category_code);
-    bind_text(st, 8, c.category_family);
-    bind_text(st, 9, c.priority);
+    bind_text_nocopy(st, 3, c.status);
+    bind_text_nocopy(st, 4, c.street_code);
+    bind_text_nocopy(st, 5, c.community_code);
+    bind_text_nocopy(st, 6, c.grid_code);
+    bind_text_nocopy(st, 7, c.category_code);
+    bind_text_nocopy(st, 8, c.category_family);
+    bind_text_nocopy(st, 9, c.priority);
     sqlite3_bind_int64(st, 10, c.created_at);
     sqlite3_bind_int64(st, 11, c.updated_at);
-    if (c.merged_into) bind_text(st, 12, *c.merged_into);
-    bind_blob(st, 13, c.doc);
+    if (c.merged_into) bind_text_nocopy(st, 12, *c.merged_into);
+    bind_blob_nocopy(st, 13, c.doc);
     sqlite3_bind_int64(st, 14, c.ended_at);
     CASEHUB_STEP(st, "writing case");
     return {};
@@ -418,17 +426,17 @@ Result<void> Store::append_event(EventRow& e) {
         "INSERT INTO events(seq, case_id, type, street_code, prev_street_seq, community_code, grid_code,"
         " category_family, status, at, detail, doc) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)");
     sqlite3_bind_int64(st, 1, static_cast<std::int64_t>(e.seq));
-    bind_text(st, 2, e.case_id);
-    bind_text(st, 3, e.type);
-    bind_text(st, 4, e.street_code);
+    bind_text_nocopy(st, 2, e.case_id);
+    bind_text_nocopy(st, 3, e.type);
+    bind_text_nocopy(st, 4, e.street_code);
     sqlite3_bind_int64(st, 5, static_cast<std::int64_t>(e.prev_street_seq));
-    bind_text(st, 6, e.community_code);
-    bind_text(st, 7, e.grid_code);
-    bind_text(st, 8, e.category_family);
-    bind_text(st, 9, e.status);
+    bind_text_nocopy(st, 6, e.community_code);
+    bind_text_nocopy(st, 7, e.grid_code);
+    bind_text_nocopy(st, 8, e.category_family);
+    bind_text_nocopy(st, 9, e.status);
     sqlite3_bind_int64(st, 10, e.at);
-    bind_text(st, 11, e.detail);
-    bind_blob(st, 12, e.doc);
+    bind_text_nocopy(st, 11, e.detail);
+    bind_blob_nocopy(st, 12, e.doc);
     CASEHUB_STEP(st, "appending event");
     last_seq_ = e.seq;
     street_last_[e.street_code] = e.seq;
@@ -478,7 +486,7 @@ Result<std::optional<CaseRow>> Store::find_case(std::string_view case_id) {
     sqlite3_stmt* st = stmt("SELECT case_id, status, street_code, community_code, grid_code, category_code,"
                             " category_family, priority, created_at, updated_at, merged_into, doc, ended_at"
                             " FROM cases WHERE case_id=?");
-    bind_text(st, 1, case_id);
+    bind_text_nocopy(st, 1, case_id);
     std::optional<CaseRow> out;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
@@ -496,7 +504,7 @@ Result<std::optional<CaseRow>> Store::find_case(std::string_view case_id) {
 Result<std::vector<CaseSource>> Store::sources_of_case(std::string_view case_id) {
     sqlite3_stmt* st = stmt("SELECT system, record_id, adapter, doc FROM source_records WHERE case_id=?"
                             " ORDER BY system, record_id");
-    bind_text(st, 1, case_id);
+    bind_text_nocopy(st, 1, case_id);
     std::vector<CaseSource> out;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.push_back({col(st, 0), col(st, 1), col(st, 2), col(st, 3)});
@@ -509,15 +517,15 @@ Result<void> Store::put_corr_record(const CorrRecordRow& r) {
     // An existing profile only moves to the new case; otherwise a new row. (Not one upsert with
     // RETURNING id: see next_case_id.)
     sqlite3_stmt* st = stmt("SELECT id FROM corr_records WHERE system=? AND record_id=?");
-    bind_text(st, 1, r.system);
-    bind_text(st, 2, r.record_id);
+    bind_text_nocopy(st, 1, r.system);
+    bind_text_nocopy(st, 2, r.record_id);
     int rc = sqlite3_step(st);
     std::int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return make_error("writing correlation profile: " + last_error());
     if (rc == SQLITE_ROW) {
         st = stmt("UPDATE corr_records SET case_id=? WHERE id=?");
-        bind_text(st, 1, r.case_id);
+        bind_text_nocopy(st, 1, r.case_id);
         sqlite3_bind_int64(st, 2, id);
         CASEHUB_STEP(st, "writing correlation profile");
     } else {
@@ -525,19 +533,19 @@ Result<void> Store::put_corr_record(const CorrRecordRow& r) {
             "INSERT INTO corr_records(system, record_id, case_id, located, lon, lat, precision_m, reported_at,"
             " category, family, text, address, place) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
         if (!st) return make_error("writing correlation profile: " + last_error());
-        bind_text(st, 1, r.system);
-        bind_text(st, 2, r.record_id);
-        bind_text(st, 3, r.case_id);
+        bind_text_nocopy(st, 1, r.system);
+        bind_text_nocopy(st, 2, r.record_id);
+        bind_text_nocopy(st, 3, r.case_id);
         sqlite3_bind_int(st, 4, r.located ? 1 : 0);
         sqlite3_bind_double(st, 5, r.lon);
         sqlite3_bind_double(st, 6, r.lat);
         sqlite3_bind_int(st, 7, r.precision_m);
         sqlite3_bind_int64(st, 8, r.reported_ms);
-        bind_text(st, 9, r.category);
-        bind_text(st, 10, r.family);
-        bind_blob(st, 11, r.text);
-        bind_blob(st, 12, r.address);
-        bind_text(st, 13, r.place);
+        bind_text_nocopy(st, 9, r.category);
+        bind_text_nocopy(st, 10, r.family);
+        bind_blob_nocopy(st, 11, r.text);
+        bind_blob_nocopy(st, 12, r.address);
+        bind_text_nocopy(st, 13, r.place);
         CASEHUB_STEP(st, "writing correlation profile");
         id = static_cast<std::int64_t>(sqlite3_last_insert_rowid(db_));
     }
