@@ -144,7 +144,7 @@ json compose_case(const std::vector<CaseMember>& ms, const ComposeInput& st) {
         if (priority_rank(pr) > priority_rank(priority)) priority = pr;
     }
 
-    const json prev_times = field(st.previous, "times");
+    const json& prev_times = field(st.previous, "times");
     json times = {{"reported_at", extreme_time(ms, "reported_at", false)},
                   {"registered_at", extreme_time(ms, "registered_at", false)},
                   {"dispatched_at", extreme_time(ms, "dispatched_at", false)},
@@ -238,6 +238,10 @@ json compose_case(const std::vector<CaseMember>& ms, const ComposeInput& st) {
                            {"status_native", field(rec, "status_native")}, {"received_at", field(src, "received_at")}});
     }
     auto arr = [&](const char* k) { return field(p, k).is_array() ? field(p, k) : json::array(); };
+    // Routing rules come with the command centre; until then a placed case is the street's,
+    // and one outside the district or unplaced goes to the district level.
+    const char* escalation_level = field(loc, "street_code").is_string() && !outside ? "street" : "district";
+    // The locals are moved into the document, not copied (braced elements are built in order).
     return {
         {"schema", "casehub.case/1"},
         {"case_id", st.case_id},
@@ -245,27 +249,25 @@ json compose_case(const std::vector<CaseMember>& ms, const ComposeInput& st) {
         {"created_at", st.created_at},
         {"updated_at", st.updated_at},
         {"kind", field(p, "kind")},
-        {"appeal_type", appeal_type},
+        {"appeal_type", std::move(appeal_type)},
         {"channel", field(p, "channel")},
         {"category", field(p, "category")},
-        {"title", title},
+        {"title", std::move(title)},
         {"description", field(p, "description")},
         {"status", to_string(st.status.status)},
         {"priority", priority},
-        {"times", times},
-        {"location", loc},
-        // Routing rules come with the command centre; until then a placed case is the street's,
-        // and one outside the district or unplaced goes to the district level.
-        {"escalation_level", loc["street_code"].is_string() && !outside ? "street" : "district"},
+        {"times", std::move(times)},
+        {"location", std::move(loc)},
+        {"escalation_level", escalation_level},
         {"reporter", field(p, "reporter")},
         {"parties", arr("parties")},
-        {"responsible", responsible},
-        {"tags", tags},
-        {"satisfaction", satisfaction},
+        {"responsible", std::move(responsible)},
+        {"tags", std::move(tags)},
+        {"satisfaction", std::move(satisfaction)},
         {"confidentiality", confidentiality},
-        {"attachments", attachments},
-        {"links", links},
-        {"sources", sources},
+        {"attachments", std::move(attachments)},
+        {"links", std::move(links)},
+        {"sources", std::move(sources)},
         {"merged_from", st.merged_from},
         {"merged_into", nullptr},
         {"closed_by", st.status.closed_by ? json(*st.status.closed_by) : json()},

@@ -307,7 +307,7 @@ Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::str
         if (!opened) return opened.error();
         const auto at = L.find(self);
         if (at >= 0) L.remove(static_cast<std::size_t>(at));
-        L.add(rec, where, cat);
+        L.add(std::move(rec), std::move(where), cat);  // rec is L.records.back() from here
         const Status before = k.st.status;
         const auto p = parse_status((*prior)->status).value_or(Status::new_);
         k.st = apply_source_change(k.st, p, x, L.statuses());
@@ -334,7 +334,7 @@ Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::str
         }
         if (joined) {
             case_id = *decision->join;
-            L.add(rec, where, cat);
+            L.add(std::move(rec), std::move(where), cat);  // rec is L.records.back() from here
             const Status before = k.st.status;
             k.st = apply_source_change(k.st, std::nullopt, x, L.statuses());
             type = "joined";
@@ -343,7 +343,7 @@ Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::str
             auto id = store.next_case_id(day_of(now_ms));
             if (!id) return id.error();
             case_id = *id;
-            L.add(rec, where, cat);
+            L.add(std::move(rec), std::move(where), cat);  // rec is L.records.back() from here
             k.st = recompute({x}, 0);
             type = "created";
             if (decision->related)
@@ -352,8 +352,9 @@ Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::str
         }
         if (auto r = store.put_corr_record(correlate::index_row(profile, case_id, correlator_.settings())); !r)
             return r.error();
-        if (rec.contains("links") && rec["links"].is_array())
-            for (const auto& l : rec["links"]) {
+        const json& added = L.records.back();
+        if (added.contains("links") && added["links"].is_array())
+            for (const auto& l : added["links"]) {
                 const std::string rel = l.value("relation", "");
                 if (rel != "duplicate_of" && rel != "transferred_from") continue;
                 if (auto r = store.add_record_link(l.value("system", "") + ":" + l.value("record_id", ""), self, rel); !r)
@@ -364,7 +365,8 @@ Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::str
     auto ev = write_case(store, case_id, k.created_at, k.created_ms, k.st, k.merged_from, k.previous, extra_links, L,
                          type, std::move(detail), now_ms);
     if (!ev) return ev.error();
-    SourceRow sr{case_id, version, form_name(form), sha, rec["status"], rec["status_native"]};
+    json& added = L.records.back();
+    SourceRow sr{case_id, version, form_name(form), sha, added["status"], added["status_native"]};
     if (auto r = store.put_source(system, record_id, sr, adapter, bytes, now_ms); !r) return r.error();
     events.push_back(std::move(*ev));
     ++counters.applied;
