@@ -8,7 +8,8 @@ namespace casehub::host {
 
 namespace {
 
-constexpr int kSchemaVersion = 4;  // 3: correlation (ended_at, corr_*, record_links, split_pairs); 4: whistles, case_tiers
+constexpr int kSchemaVersion = 5;  // 3: correlation (ended_at, corr_*, record_links, split_pairs); 4: whistles, case_tiers;
+                                   // 5: source_records is a rowid table
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -19,7 +20,9 @@ CREATE TABLE IF NOT EXISTS adapter_counters (
     records_in INTEGER NOT NULL DEFAULT 0, applied INTEGER NOT NULL DEFAULT 0,
     duplicates INTEGER NOT NULL DEFAULT 0, same_version_changed INTEGER NOT NULL DEFAULT 0,
     stale INTEGER NOT NULL DEFAULT 0, dead_lettered INTEGER NOT NULL DEFAULT 0);
--- The latest accepted version of every source record, and the case it belongs to.
+-- The latest accepted version of every source record, and the case it belongs to. A rowid
+-- table (not WITHOUT ROWID): a WITHOUT ROWID cell keeps about 1 KB in the B-tree and puts the
+-- rest of a 1.4 KB document on an overflow page of its own, 4.5 KB per record in all.
 CREATE TABLE IF NOT EXISTS source_records (
     system TEXT NOT NULL, record_id TEXT NOT NULL,
     case_id TEXT NOT NULL,
@@ -27,7 +30,7 @@ CREATE TABLE IF NOT EXISTS source_records (
     status TEXT NOT NULL, status_native TEXT NOT NULL,
     adapter TEXT NOT NULL, received_at INTEGER NOT NULL,
     doc BLOB NOT NULL,                       -- the casehub.record/1 document
-    PRIMARY KEY (system, record_id)) WITHOUT ROWID;
+    UNIQUE (system, record_id));
 CREATE INDEX IF NOT EXISTS source_records_case ON source_records(case_id);
 CREATE TABLE IF NOT EXISTS cases (
     case_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, status TEXT NOT NULL,
@@ -183,6 +186,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path, Sy
     if (auto r = s->exec("PRAGMA cache_size=-65536;"); !r) return r.error();
     if (auto r = s->migrate(); !r) return make_error("cannot migrate the store: " + r.error().message);
     if (auto r = s->exec(kSchema); !r) return make_error("cannot create schema: " + r.error().message);
+    if (auto r = s->finish_source_records(); !r) return make_error("cannot migrate the store: " + r.error().message);
     std::string v = "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '" +
                     std::to_string(kSchemaVersion) + "')";
     if (auto r = s->exec(v.c_str()); !r) return r.error();
@@ -207,6 +211,7 @@ Result<void> Store::migrate() {
     sqlite3_reset(st);
     if (has_corr && corr_without_place)
         if (auto r = exec("ALTER TABLE corr_records ADD COLUMN place TEXT NOT NULL DEFAULT '';"); !r) return r;
+    if (auto r = migrate_source_records(); !r) return r;
     st = stmt("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='cases'");
     if (!st || sqlite3_step(st) != SQLITE_ROW) return make_error(last_error());
     const bool has_cases = sqlite3_column_int(st, 0) > 0;
@@ -219,6 +224,38 @@ Result<void> Store::migrate() {
     if (has_ended) return {};
     return exec("ALTER TABLE cases ADD COLUMN ended_at INTEGER NOT NULL DEFAULT 0;"
                 "UPDATE meta SET value='3' WHERE key='schema_version';");
+}
+
+// Schema 4 → 5, first half: a WITHOUT ROWID source_records is renamed away (kSchema then creates
+// the rowid table) and its rows are copied by finish_source_records. Each step is atomic, and a
+// restart after a crash in between finishes the copy.
+Result<void> Store::migrate_source_records() {
+    sqlite3_stmt* st = stmt("SELECT sql FROM sqlite_master WHERE type='table' AND name='source_records'");
+    if (!st) return make_error(last_error());
+    const bool found = sqlite3_step(st) == SQLITE_ROW;
+    const std::string sql = found ? col(st, 0) : std::string();
+    sqlite3_reset(st);
+    if (!found || sql.find("WITHOUT ROWID") == std::string::npos) return {};
+    return exec("BEGIN IMMEDIATE; ALTER TABLE source_records RENAME TO source_records_v4;"
+                " DROP INDEX IF EXISTS source_records_case; COMMIT;");
+}
+
+Result<void> Store::finish_source_records() {
+    sqlite3_stmt* st = stmt("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='source_records_v4'");
+    if (!st || sqlite3_step(st) != SQLITE_ROW) return make_error(last_error());
+    const bool pending = sqlite3_column_int(st, 0) > 0;
+    sqlite3_reset(st);
+    if (!pending) return {};
+    std::fprintf(stderr, "casehub store: copying source_records into a rowid table (schema 5), once\n");
+    const char* cols = "system, record_id, case_id, version, version_form, raw_sha256, status, status_native,"
+                       " adapter, received_at, doc";
+    const std::string sql = std::string("BEGIN IMMEDIATE; INSERT OR IGNORE INTO source_records(") + cols +
+                            ") SELECT " + cols + " FROM source_records_v4; DROP TABLE source_records_v4; COMMIT;";
+    if (auto r = exec(sql.c_str()); !r) {
+        (void)exec("ROLLBACK;");
+        return r;
+    }
+    return {};
 }
 
 Result<void> Store::load_heads() {

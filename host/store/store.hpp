@@ -236,6 +236,8 @@ private:
     Result<void> exec(const char* sql);
     Result<void> load_heads();
     Result<void> migrate();
+    Result<void> migrate_source_records();  // schema 4 → 5 (store.cpp)
+    Result<void> finish_source_records();
     Result<std::vector<std::pair<std::string, std::string>>> text_pairs(sqlite3_stmt* st);
     Result<bool> any_row(sqlite3_stmt* st);
     std::string last_error() const;

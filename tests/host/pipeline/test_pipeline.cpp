@@ -802,3 +802,74 @@ TEST_CASE("events: a rollback restores head_seq, the street heads and everything
     CHECK(hub.event_rows() == expected);
     CHECK(hub.case_of("dcm", "C") == "C20260309-000003");  // the rolled-back serial was never issued
 }
+
+namespace {
+
+// A store as schema 4 left it: source_records WITHOUT ROWID (or, `renamed`, as a crash between
+// the two halves of the 4 → 5 migration leaves it).
+void make_v4_store(const fs::path& db, bool renamed) {
+    sqlite3* h = nullptr;
+    REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
+    const std::string table = renamed ? "source_records_v4" : "source_records";
+    const std::string sql =
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO meta VALUES('schema_version', '4');"
+        "CREATE TABLE " + table + " (system TEXT NOT NULL, record_id TEXT NOT NULL, case_id TEXT NOT NULL,"
+        " version TEXT NOT NULL, version_form TEXT NOT NULL, raw_sha256 TEXT NOT NULL, status TEXT NOT NULL,"
+        " status_native TEXT NOT NULL, adapter TEXT NOT NULL, received_at INTEGER NOT NULL, doc BLOB NOT NULL,"
+        " PRIMARY KEY (system, record_id)) WITHOUT ROWID;" +
+        (renamed ? std::string() : "CREATE INDEX source_records_case ON source_records(case_id);") +
+        "INSERT INTO " + table + " VALUES('dcm', 'A1', 'C20260309-000001', '2026-03-09T09:00:00+08:00', 'timestamp',"
+        " 'ab', 'new', '01', 'dcm-main', 1, X'7B7D');"
+        "INSERT INTO " + table + " VALUES('gridapp', 'G7', 'C20260309-000001', '3', 'revision', 'cd', 'new', 'x',"
+        " 'gridapp', 2, X'7B7D');";
+    char* err = nullptr;
+    const int rc = sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &err);
+    const std::string msg = err ? err : "";
+    sqlite3_free(err);
+    sqlite3_close(h);
+    INFO(msg);
+    REQUIRE(rc == SQLITE_OK);
+}
+
+std::string scalar(const fs::path& db, const char* sql) {
+    sqlite3* h = nullptr;
+    REQUIRE(sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(h, sql, -1, &st, nullptr) == SQLITE_OK);
+    std::string out;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("store: a schema 4 store gets a rowid source_records with every row, also after a crash half-way", "[unit]") {
+    for (const bool renamed : {false, true}) {
+        INFO((renamed ? "crashed after the rename" : "schema 4"));
+        TempDir dir;
+        const fs::path db = dir.path / "hub.db";
+        make_v4_store(db, renamed);
+        {
+            auto s = Store::open(db, Store::Sync::normal);
+            if (!s) FAIL(s.error().message);
+            auto a = (*s)->find_source("dcm", "A1");
+            REQUIRE(a);
+            REQUIRE(a->has_value());
+            CHECK((*a)->case_id == "C20260309-000001");
+            CHECK((*a)->version_form == "timestamp");
+            auto g = (*s)->find_source("gridapp", "G7");
+            REQUIRE(g);
+            REQUIRE(g->has_value());
+            CHECK((*g)->version == "3");
+        }
+        CHECK(scalar(db, "SELECT sql FROM sqlite_master WHERE name='source_records'").find("WITHOUT ROWID") == std::string::npos);
+        CHECK(scalar(db, "SELECT count(*) FROM source_records") == "2");
+        CHECK(scalar(db, "SELECT count(*) FROM sqlite_master WHERE name='source_records_v4'") == "0");
+        CHECK(scalar(db, "SELECT count(*) FROM sqlite_master WHERE name='source_records_case'") == "1");
+        CHECK(scalar(db, "SELECT value FROM meta WHERE key='schema_version'") == "5");
+    }
+}
