@@ -303,6 +303,24 @@ public:
         return -1;
     }
 
+    // casehubd's user + system CPU so far, in seconds (-1 when unreadable). Less sensitive than
+    // a rate to other work on the machine: compare builds with it when the machine is not idle.
+    double cpu_s() const {
+        std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
+        std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        const auto close = stat.rfind(')');  // the command name may hold spaces
+        if (close == std::string::npos) return -1;
+        std::istringstream fields(stat.substr(close + 2));
+        std::string f;
+        long long utime = -1, stime = -1;
+        for (int i = 3; i <= 15 && fields >> f; ++i) {
+            if (i == 14) utime = std::stoll(f);
+            if (i == 15) stime = std::stoll(f);
+        }
+        if (utime < 0 || stime < 0) return -1;
+        return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+    }
+
     void fail(const std::string& why) {
         progress(why + "; the last lines of " + (dir_ / "casehubd.log").string() + ":");
         std::ifstream in(dir_ / "casehubd.log");
@@ -459,6 +477,7 @@ struct IngestRun {
     std::uint64_t delivered = 0, joined = 0, gaps = 0;
     std::vector<Delivery> rows;
     double wall_s = 0;
+    double hub_cpu_s = -1;  // casehubd's user + system CPU over the whole run
 };
 
 // `--adapters K` synth sources (runner processes) share the records and the rate; each takes
@@ -543,6 +562,7 @@ IngestRun ingest(const Options& o, const fs::path& dir, const std::string& label
         }
     }
     out.wall_s = since_s(t0);
+    out.hub_cpu_s = hub.cpu_s();
     const int rc = hub.terminate();
     consumer.stop();
     out.delivered = consumer.distinct_records();
@@ -577,6 +597,8 @@ void phase_throughput(const Options& o, const fs::path& work, Results& res) {
     fig("throughput_records_emitted", static_cast<double>(r.emitted), "records");
     fig("throughput_records_delivered", static_cast<double>(r.delivered), "records");
     note("throughput: the consumer saw " + std::to_string(r.gaps) + " gap(s) and replayed them from the store");
+    if (r.hub_cpu_s >= 0 && r.delivered > 0)
+        fig("throughput_casehubd_cpu_us_per_record", 1e6 * r.hub_cpu_s / static_cast<double>(r.delivered), "us/record");
     fig("throughput_joined_share", r.delivered ? 100.0 * static_cast<double>(r.joined) / static_cast<double>(r.delivered) : 0, "%", 1);
     if (!r.ok) {
         res.ok = false;

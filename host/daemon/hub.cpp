@@ -72,12 +72,29 @@ Result<std::unique_ptr<Hub>> Hub::create(HubConfig cfg, std::filesystem::path ru
                              h->cfg_.hub.synchronous == Synchronous::normal ? Store::Sync::normal : Store::Sync::full);
     if (!store) return store.error();
     h->store_ = std::move(*store);
+    {
+        const bool full = h->cfg_.hub.synchronous != Synchronous::normal;
+        auto ck = Checkpointer::start(h->cfg_.hub.store, full, std::chrono::milliseconds(250));
+        if (!ck) return ck.error();
+        h->checkpointer_ = std::move(*ck);
+        // Only if the checkpointer falls far behind (a reader holding old pages) does a commit
+        // checkpoint by itself: about 80 MB of log.
+        if (auto r = h->store_->set_autocheckpoint(20000); !r) return r.error();
+    }
     auto categories = Categories::load(h->cfg_.hub.reference_dir / "categories.json");
     if (!categories) return categories.error();
     auto locator = Locator::load(h->cfg_.hub.reference_dir);
     if (!locator) return locator.error();
     correlate::Settings corr = h->cfg_.correlation;
     corr.compatible_families = categories->compatible_families();
+    if (corr.enabled) {
+        // Live records search the last max_gap_hours; a week more keeps records that arrive
+        // days late (a department catching up) in memory too. Older ones search the store.
+        const auto keep = static_cast<std::int32_t>((corr.max_gap_hours + 7 * 24) * 60);
+        if (auto r = h->store_->enable_corr_cache(keep); !r) return r.error();
+        const auto [profiles, cases] = h->store_->corr_cache_size();
+        spdlog::info("correlation: {} recent profile(s) of {} case(s) in memory", profiles, cases);
+    }
     h->pipeline_ = std::make_unique<Pipeline>(std::move(*categories), h->cfg_.hub.systems, std::move(*locator),
                                               std::move(corr));
     if (auto r = h->start_command(); !r) return r.error();  // [command]: clock, rules (daemon/whistles.cpp)
@@ -448,6 +465,7 @@ void Hub::commit_pending() {
         if (auto r = store_->add_counters(a->cfg.id, c); !r) return fail(r.error().message);
     if (auto r = store_->commit(); !r) return fail(r.error().message);
 
+    checkpointer_->poke();
     commit_us_total_ += std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
     ++commit_count_;
     publish(events);
@@ -571,6 +589,13 @@ nlohmann::json Hub::status_json() const {
               {"commit_avg_us", commit_count_ ? commit_us_total_ / commit_count_ : 0},
               {"commit_us_total", commit_us_total_},
               {"head_seq", store_->head_seq()},
+              {"checkpoints", [&] {
+                   const auto c = checkpointer_->stats();
+                   return nlohmann::json{{"runs", c.runs}, {"frames_copied", c.frames_copied},
+                                         {"failures", c.failures}, {"last_error", c.last_error}};
+               }()},
+              {"correlation_cache", {{"profiles", store_->corr_cache_size().first},
+                                     {"cases", store_->corr_cache_size().second}}},
               {"events_published", events_published_},
               {"feed", cfg_.hub.feed_endpoint},
               {"feed_consumers", publisher_->connections()},
@@ -631,7 +656,6 @@ int Hub::run() {
                                   pending_records_ >= static_cast<std::size_t>(cfg_.flow.max_batch_records)))
             commit_pending();
         if (now - last_checkpoint > 10000) {
-            store_->checkpoint();
             last_checkpoint = now;
             // A line of progress for whoever watches the log.
             for (auto& a : adapters_)

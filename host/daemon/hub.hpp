@@ -14,6 +14,7 @@
 #include "http/server.hpp"
 #include "pipeline/pipeline.hpp"
 #include "protocol/wire.hpp"
+#include "store/checkpointer.hpp"
 #include "store/store.hpp"
 
 #include <nlohmann/json.hpp>
@@ -131,6 +132,7 @@ private:
     HubConfig cfg_;
     std::filesystem::path runner_;
     std::unique_ptr<Store> store_;
+    std::unique_ptr<Checkpointer> checkpointer_;  // copies the WAL into the database off this thread
     std::unique_ptr<Pipeline> pipeline_;
     std::uint64_t events_published_ = 0;
     zmq::context_t ctx_{1};

@@ -1,5 +1,6 @@
 #include "pipeline/pipeline.hpp"
 
+#include "common/json_dump.hpp"
 #include "pipeline/compose.hpp"
 #include "pipeline/status_rules.hpp"
 
@@ -231,9 +232,9 @@ Result<EventRow> Pipeline::write_case(Store& store, const std::string& case_id, 
     const Category& cat = *members[primary_member(members)].category;
     CaseRow row{case_id, to_string(st.status), s_of(loc["street_code"]), s_of(loc["community_code"]),
                 s_of(loc["grid_code"]), cat.code, cat.family, doc["priority"].get<std::string>(),
-                created_ms, now_ms, std::nullopt, doc.dump()};
+                created_ms, now_ms, std::nullopt, dump_json(doc)};
     row.ended_at = ended_at(doc, members);
-    EventRow ev = event_of(row, std::move(type), now_ms, detail.dump());
+    EventRow ev = event_of(row, std::move(type), now_ms, dump_json(detail));
     if (auto r = store.append_event(ev); !r) return r.error();
     if (auto r = store.put_case(row, ev.seq); !r) return r.error();
     return ev;

@@ -1,5 +1,7 @@
 #include "store/store.hpp"
 
+#include "store/corr_cache.hpp"
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -291,6 +293,8 @@ Result<void> Store::commit() {
         return r;
     }
     in_tx_ = false;
+    corr_cache_dirty_ = false;
+    if (corr_cache_) corr_cache_->evict();
     return {};
 }
 
@@ -299,6 +303,12 @@ void Store::rollback() {
     in_tx_ = false;
     last_seq_ = tx_start_seq_;  // the seqs handed out in the transaction were never written
     street_last_ = tx_start_street_last_;
+    if (corr_cache_dirty_) {
+        // Rare (a store error): rebuilding from the tables is simpler than an undo log. If even
+        // that fails, the cache stays empty and unloaded, and every search goes to SQLite.
+        corr_cache_dirty_ = false;
+        (void)load_corr_cache();
+    }
 }
 
 Result<std::optional<std::string>> Store::cursor(std::string_view adapter) {
@@ -455,6 +465,10 @@ Result<void> Store::put_case(const CaseRow& c, std::uint64_t seq) {
     bind_blob_nocopy(st, 13, c.doc);
     sqlite3_bind_int64(st, 14, c.ended_at);
     CASEHUB_STEP(st, "writing case");
+    if (cache_on() && corr_cache_->tracks_case(c.case_id)) {
+        corr_cache_->case_written(c.case_id, c.ended_at, c.merged_into.has_value());
+        corr_cache_dirty_ = true;
+    }
     return {};
 }
 
@@ -563,7 +577,8 @@ Result<void> Store::put_corr_record(const CorrRecordRow& r) {
     std::int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return make_error("writing correlation profile: " + last_error());
-    if (rc == SQLITE_ROW) {
+    const bool existed = rc == SQLITE_ROW;
+    if (existed) {
         st = stmt("UPDATE corr_records SET case_id=? WHERE id=?");
         bind_text_nocopy(st, 1, r.case_id);
         sqlite3_bind_int64(st, 2, id);
@@ -589,17 +604,149 @@ Result<void> Store::put_corr_record(const CorrRecordRow& r) {
         CASEHUB_STEP(st, "writing correlation profile");
         id = static_cast<std::int64_t>(sqlite3_last_insert_rowid(db_));
     }
-    if (!r.located) return {};
-    st = stmt("INSERT OR REPLACE INTO corr_rtree(id, x0, x1, y0, y1, t0, t1) VALUES(?,?,?,?,?,?,?)");
-    sqlite3_bind_int64(st, 1, id);
-    const std::int32_t b[6] = {r.box.x0, r.box.x1, r.box.y0, r.box.y1, r.box.t0, r.box.t1};
-    for (int k = 0; k < 6; ++k) sqlite3_bind_int(st, 2 + k, b[k]);
-    CASEHUB_STEP(st, "indexing correlation profile");
+    if (r.located) {
+        st = stmt("INSERT OR REPLACE INTO corr_rtree(id, x0, x1, y0, y1, t0, t1) VALUES(?,?,?,?,?,?,?)");
+        sqlite3_bind_int64(st, 1, id);
+        const std::int32_t b[6] = {r.box.x0, r.box.x1, r.box.y0, r.box.y1, r.box.t0, r.box.t1};
+        for (int k = 0; k < 6; ++k) sqlite3_bind_int(st, 2 + k, b[k]);
+        CASEHUB_STEP(st, "indexing correlation profile");
+    }
+    if (!cache_on()) return {};
+    corr_cache_dirty_ = true;
+    // An existing profile kept its columns and took the new case and box: read it back. A new
+    // one is cached as written; its case is usually written right after (put_case).
+    if (existed) return cache_corr_row(id);
+    if (corr_cache_->tracks_case(r.case_id)) {  // a join: the cache knows the case
+        corr_cache_->insert(id, r, 0, false);      // (the state passed is for a case it does not know)
+        return {};
+    }
+    auto state = case_state(r.case_id);
+    if (!state) return state.error();
+    corr_cache_->insert(id, r, state->first, state->second);
     return {};
+}
+
+Result<std::pair<std::int64_t, bool>> Store::case_state(std::string_view case_id) {
+    sqlite3_stmt* st = stmt("SELECT ended_at, merged_into IS NOT NULL FROM cases WHERE case_id=?");
+    bind_text_nocopy(st, 1, case_id);
+    const int rc = sqlite3_step(st);
+    std::pair<std::int64_t, bool> out{0, false};
+    if (rc == SQLITE_ROW) out = {sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1) != 0};
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return make_error("reading a case's state: " + last_error());
+    return out;
+}
+
+// ---- the correlation cache (store/corr_cache.hpp) ------------------------------------------
+
+namespace {
+// A profile as the cache takes it, with its case's state (a profile whose case is not written
+// yet counts as active and unmerged, as put_corr_record does).
+constexpr const char* kCorrRowSelect =
+    "SELECT r.id, r.x0, r.x1, r.y0, r.y1, r.t0, r.t1, p.system, p.record_id, p.case_id, p.located, p.lon, p.lat,"
+    " p.precision_m, p.reported_at, p.category, p.family, p.text, p.address, p.place,"
+    " coalesce(c.ended_at, 0), c.merged_into IS NOT NULL"
+    " FROM corr_rtree r JOIN corr_records p ON p.id = r.id LEFT JOIN cases c ON c.case_id = p.case_id";
+}  // namespace
+
+Result<void> Store::cache_corr_rows(sqlite3_stmt* st) {
+    int rc;
+    CorrRecordRow r;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const std::int64_t id = sqlite3_column_int64(st, 0);
+        r.box = {sqlite3_column_int(st, 1), sqlite3_column_int(st, 2), sqlite3_column_int(st, 3),
+                 sqlite3_column_int(st, 4), sqlite3_column_int(st, 5), sqlite3_column_int(st, 6)};
+        r.system = col(st, 7);
+        r.record_id = col(st, 8);
+        r.case_id = col(st, 9);
+        r.located = sqlite3_column_int(st, 10) != 0;
+        r.lon = sqlite3_column_double(st, 11);
+        r.lat = sqlite3_column_double(st, 12);
+        r.precision_m = sqlite3_column_int(st, 13);
+        r.reported_ms = sqlite3_column_int64(st, 14);
+        r.category = col(st, 15);
+        r.family = col(st, 16);
+        r.text = col(st, 17);
+        r.address = col(st, 18);
+        r.place = col(st, 19);
+        r.date_only = r.box.t1 > r.box.t0;
+        corr_cache_->insert(id, r, sqlite3_column_int64(st, 20), sqlite3_column_int(st, 21) != 0);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return make_error("loading the correlation cache: " + last_error());
+    return {};
+}
+
+Result<void> Store::cache_corr_row(std::int64_t id) {
+    static const std::string sql = std::string(kCorrRowSelect) + " WHERE r.id = ?";
+    sqlite3_stmt* st = stmt(sql.c_str());
+    if (!st) return make_error("loading the correlation cache: " + last_error());
+    sqlite3_bind_int64(st, 1, id);
+    corr_cache_->forget(id);
+    return cache_corr_rows(st);
+}
+
+Result<void> Store::load_corr_cache() {
+    corr_cache_->clear();
+    sqlite3_stmt* st = stmt("SELECT max(t1) FROM corr_rtree");
+    if (!st || sqlite3_step(st) != SQLITE_ROW) return make_error("loading the correlation cache: " + last_error());
+    const bool empty = sqlite3_column_type(st, 0) == SQLITE_NULL;
+    const std::int64_t latest = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    const std::int32_t floor = empty ? INT32_MIN : static_cast<std::int32_t>(latest - corr_cache_->keep_minutes());
+    static const std::string sql = std::string(kCorrRowSelect) + " WHERE r.t1 >= ?";
+    st = stmt(sql.c_str());
+    if (!st) return make_error("loading the correlation cache: " + last_error());
+    sqlite3_bind_int(st, 1, floor);
+    if (auto r = cache_corr_rows(st); !r) {
+        corr_cache_->clear();
+        return r;
+    }
+    corr_cache_->set_loaded(floor);
+    return {};
+}
+
+bool Store::cache_on() const { return corr_cache_ && corr_cache_->loaded(); }
+
+Result<void> Store::enable_corr_cache(std::int32_t keep_minutes) {
+    corr_cache_ = std::make_unique<CorrCache>(keep_minutes);
+    return load_corr_cache();
+}
+
+std::pair<std::size_t, std::size_t> Store::corr_cache_size() const {
+    return corr_cache_ ? std::make_pair(corr_cache_->size(), corr_cache_->cases()) : std::make_pair(std::size_t{0}, std::size_t{0});
 }
 
 Result<int> Store::corr_candidates(const CorrBox& q, std::string_view families, int limit,
                                    const std::function<Result<void>(const CorrHit&)>& visit) {
+    if (corr_cache_ && corr_cache_->covers(q)) {
+        std::optional<Error> failed;
+        CorrHit h;
+        const int n = corr_cache_->search(q, families, limit, [&](const CorrRecordRow& r, std::int64_t ended_at) {
+            h.system = r.system;
+            h.record_id = r.record_id;
+            h.case_id = r.case_id;
+            h.located = r.located;
+            h.lon = r.lon;
+            h.lat = r.lat;
+            h.precision_m = r.precision_m;
+            h.reported_ms = r.reported_ms;
+            h.category = r.category;
+            h.family = r.family;
+            h.text = r.text;
+            h.address = r.address;
+            h.case_ended_ms = ended_at;
+            h.date_only = r.box.t1 > r.box.t0;
+            h.place = r.place;
+            if (auto v = visit(h); !v) {
+                failed = v.error();
+                return false;
+            }
+            return true;
+        });
+        if (failed) return *failed;
+        return n;
+    }
     sqlite3_stmt* st = stmt(
         "SELECT p.system, p.record_id, p.case_id, p.located, p.lon, p.lat, p.precision_m, p.reported_at,"
         " p.category, p.family, p.text, p.address, c.ended_at, r.t0, r.t1, p.place"
@@ -718,7 +865,17 @@ Result<void> Store::move_record(std::string_view system, std::string_view record
         bind_text(st, 3, case_id);
         CASEHUB_STEP(st, "moving a record to another case");
     }
-    return {};
+    if (!cache_on()) return {};
+    sqlite3_stmt* st = stmt("SELECT id FROM corr_records WHERE system=? AND record_id=?");
+    bind_text(st, 1, system);
+    bind_text(st, 2, record_id);
+    const int rc = sqlite3_step(st);
+    const std::int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return make_error("moving a record to another case: " + last_error());
+    if (rc != SQLITE_ROW) return {};
+    corr_cache_dirty_ = true;
+    return cache_corr_row(id);
 }
 
 namespace {
@@ -1043,6 +1200,11 @@ Result<std::vector<std::pair<std::string, std::string>>> Store::satisfactions(st
                             " WHERE json_extract(d, '$.satisfaction') IS NOT NULL");
     bind_text(st, 1, system);
     return text_pairs(st);
+}
+
+Result<void> Store::set_autocheckpoint(int pages) {
+    if (sqlite3_wal_autocheckpoint(db_, pages) != SQLITE_OK) return make_error(last_error());
+    return {};
 }
 
 void Store::checkpoint() { sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr); }

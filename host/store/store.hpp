@@ -26,6 +26,8 @@
 
 namespace casehub::host {
 
+class CorrCache;
+
 struct SourceRow {
     std::string case_id, version, version_form, raw_sha256, status, status_native;
 };
@@ -227,6 +229,17 @@ public:
     Result<void> put_whistle(const WhistleRow& w);
     Result<void> put_case_tier(const CaseTierRow& t);
 
+    // Keeps the correlation profiles of the last `keep_minutes` (by report time, behind the
+    // latest) in memory as well, so that corr_candidates answers live records without SQLite
+    // (store/corr_cache.hpp). Loads them now; outside a transaction.
+    Result<void> enable_corr_cache(std::int32_t keep_minutes);
+    // {profiles, cases} held by that cache; {0, 0} without it.
+    std::pair<std::size_t, std::size_t> corr_cache_size() const;
+
+    // The WAL size in pages at which a commit checkpoints by itself (SQLite's default 1,000);
+    // set high when a Checkpointer (store/checkpointer.hpp) does it on another thread.
+    Result<void> set_autocheckpoint(int pages);
+
     // Lets the WAL shrink while readers come and go; cheap when there is nothing to do.
     void checkpoint();
     const std::filesystem::path& path() const { return path_; }
@@ -242,6 +255,11 @@ private:
     Result<bool> any_row(sqlite3_stmt* st);
     std::string last_error() const;
     Result<std::optional<WritebackRow>> one_writeback(sqlite3_stmt* st);  // steps a prepared query
+    Result<void> load_corr_cache();
+    bool cache_on() const;  // enabled and loaded
+    Result<void> cache_corr_row(std::int64_t id);  // (re)reads one profile into the cache
+    Result<void> cache_corr_rows(sqlite3_stmt* st);
+    Result<std::pair<std::int64_t, bool>> case_state(std::string_view case_id);  // {ended_at, merged}
     sqlite3_stmt* stmt(const char* sql);
     sqlite3_stmt* lookup_stmt(const char* sql);
     sqlite3* db_ = nullptr;
@@ -253,6 +271,8 @@ private:
     bool in_tx_ = false;
     std::uint64_t last_seq_ = 0, tx_start_seq_ = 0;
     std::map<std::string, std::uint64_t> street_last_, tx_start_street_last_;
+    std::unique_ptr<CorrCache> corr_cache_;  // null unless enabled
+    bool corr_cache_dirty_ = false;          // the open transaction changed it: a rollback reloads it
 };
 
 }  // namespace casehub::host

@@ -73,10 +73,17 @@ struct Hub {
     Counters counters;
     std::int64_t now = ms("2026-03-09T09:00:00+08:00");
 
-    explicit Hub(cor::Settings s = settings()) : pipeline(categories(), {}, district(), std::move(s)) {
+    // cached: the store also keeps recent profiles in memory (as casehubd does), so every
+    // decision below must come out the same from memory as from SQLite.
+    explicit Hub(cor::Settings s = settings(), bool cached = false) : pipeline(categories(), {}, district(), std::move(s)) {
+        open(cached);
+    }
+    void open(bool cached, std::int32_t keep_minutes = (48 + 7 * 24) * 60) {
+        store.reset();
         auto st = Store::open(dir.path / "hub.db", Store::Sync::normal);
         REQUIRE(st);
         store = std::move(*st);
+        if (cached) REQUIRE(store->enable_corr_cache(keep_minutes));
     }
     void apply(const json& rec) {
         REQUIRE(store->begin());
@@ -207,7 +214,8 @@ TEST_CASE("evidence: a system's report offset widens sigma, so a caller 120 m of
 }
 
 TEST_CASE("two reports of one incident make one case, with the evidence on the joined event", "[unit]") {
-    Hub h;
+    const bool cached = GENERATE(false, true);
+    Hub h(settings(), cached);
     h.apply(report("gridapp", "WG1", kLon, kLat, "2026-03-09T08:30:00+08:00"));
     h.apply(report("dcm", "D1", kLon + dlon(20), kLat, "2026-03-09T08:41:00+08:00", "city_appearance.exposed_garbage",
                    "长乐路88号附近暴露垃圾无人清理，希望尽快清理", "秦淮区夫子庙街道长乐路88号"));
@@ -230,7 +238,8 @@ TEST_CASE("two reports of one incident make one case, with the evidence on the j
 }
 
 TEST_CASE("near misses stay apart: next door, another problem at the place, a week later", "[unit]") {
-    Hub h;
+    const bool cached = GENERATE(false, true);
+    Hub h(settings(), cached);
     h.apply(report("gridapp", "WG1", kLon, kLat, "2026-03-09T08:30:00+08:00"));
     // Same category 200 m away, ten minutes later, another house number.
     h.apply(report("dcm", "D1", kLon, kLat + dlat(200), "2026-03-09T08:40:00+08:00", "city_appearance.exposed_garbage",
@@ -250,7 +259,8 @@ TEST_CASE("near misses stay apart: next door, another problem at the place, a we
 }
 
 TEST_CASE("explicit links join whatever the distance, in either order of arrival", "[unit]") {
-    Hub h;
+    const bool cached = GENERATE(false, true);
+    Hub h(settings(), cached);
     // The 110 sheet first, then the 12345 order that names it (gljjdbh), far away and later.
     h.apply(report("police", "P1", kLon, kLat, "2026-03-09T08:00:00+08:00"));
     json order = report("hotline12345", "H1", kLon + dlon(900), kLat, "2026-03-09T20:00:00+08:00", "noise.residential", "噪音");
@@ -268,7 +278,8 @@ TEST_CASE("explicit links join whatever the distance, in either order of arrival
 }
 
 TEST_CASE("a case ended more than 72 hours before a report is not joined and the new case links it related", "[unit]") {
-    Hub h;
+    const bool cached = GENERATE(false, true);
+    Hub h(settings(), cached);
     json a = report("dcm", "D1", kLon, kLat, "2026-03-09T08:00:00+08:00");
     h.apply(a);
     a["status"] = "closed";
@@ -299,7 +310,8 @@ TEST_CASE("a case ended more than 72 hours before a report is not joined and the
 }
 
 TEST_CASE("operator merge and split are audited, and a split pair is never joined again", "[unit]") {
-    Hub h;
+    const bool cached = GENERATE(false, true);
+    Hub h(settings(), cached);
     h.apply(report("gridapp", "WG1", kLon, kLat, "2026-03-09T08:30:00+08:00"));
     h.apply(report("dcm", "D1", kLon + dlon(3000), kLat, "2026-03-09T08:31:00+08:00"));
     const std::string a = h.case_of("gridapp", "WG1"), b = h.case_of("dcm", "D1");
@@ -388,7 +400,8 @@ TEST_CASE("places: road and number, landmark, prefixes and remarks dropped", "[u
 }
 
 TEST_CASE("a system's own second report stays apart unless it names the first, and unclassified records score low", "[unit]") {
-    Hub h;
+    const bool cached = GENERATE(false, true);
+    Hub h(settings(), cached);
     // Two 12345 orders at one landmark, 20 minutes apart, not naming each other: 12345 merges
     // calls about one incident itself, so these are two incidents.
     h.apply(report("hotline12345", "H1", kLon, kLat, "2026-03-09T08:30:00+08:00", "city_appearance.exposed_garbage",
@@ -406,4 +419,48 @@ TEST_CASE("a system's own second report stays apart unless it names the first, a
     // enough on its own.
     h.apply(report("police", "P1", kLon, kLat, "2026-03-09T08:45:00+08:00", "other.unclassified", "报警人称有纠纷", "秦淮区五老村街道长白街9号"));
     CHECK(h.last().type == "created");
+}
+
+TEST_CASE("correlation cache: old records search the store, a rollback forgets, a restart reloads", "[unit]") {
+    Hub h(settings(), true);
+    h.open(true, 24 * 60);  // one day behind the latest profile
+    h.apply(report("gridapp", "WG1", kLon, kLat, "2026-03-01T08:30:00+08:00"));
+    h.apply(report("gridapp", "WG2", kLon + dlon(2000), kLat, "2026-03-01T08:31:00+08:00"));
+    CHECK(h.store->corr_cache_size().first == 2);
+    // Ten days later: the first two fall below the floor and leave memory...
+    h.apply(report("gridapp", "WG3", kLon, kLat + dlat(3000), "2026-03-11T08:30:00+08:00"));
+    CHECK(h.store->corr_cache_size().first == 1);
+    // ...yet a record arriving late about the first still finds it, through the store.
+    h.apply(report("dcm", "D1", kLon + dlon(20), kLat, "2026-03-01T08:40:00+08:00"));
+    CHECK(h.last().type == "joined");
+    CHECK(h.case_of("dcm", "D1") == h.case_of("gridapp", "WG1"));
+    CHECK(h.store->corr_cache_size().first == 1);  // below the floor: not cached
+
+    // A transaction that wrote a profile and was rolled back leaves nothing behind in memory.
+    REQUIRE(h.store->begin());
+    auto r = h.pipeline.apply(*h.store, "a", report("gridapp", "WG4", kLon, kLat, "2026-03-11T09:00:00+08:00").dump(),
+                              "c", h.now, h.events, h.counters);
+    REQUIRE(r);
+    CHECK(h.store->corr_cache_size().first == 2);
+    h.store->rollback();
+    CHECK(h.store->corr_cache_size().first == 1);
+    h.apply(report("dcm", "D2", kLon + dlon(10), kLat, "2026-03-11T09:05:00+08:00"));
+    CHECK(h.last().type == "created");
+    CHECK(h.last_detail()["correlation"]["decision"] == "new");
+
+    // A merge moves profiles in memory too: a record near the absorbed case's profile joins the survivor.
+    const std::string a = h.case_of("gridapp", "WG3"), b = h.case_of("dcm", "D2");
+    REQUIRE(h.store->begin());
+    auto m = h.pipeline.merge(*h.store, a, b, "x", "", h.now, h.events);
+    REQUIRE(m);
+    REQUIRE_FALSE(m->refused);
+    REQUIRE(h.store->commit());
+    h.apply(report("dcm", "D3", kLon + dlon(15), kLat, "2026-03-11T09:10:00+08:00"));
+    CHECK(h.case_of("dcm", "D3") == a);
+
+    // A restart loads the recent profiles from the store, and they still join.
+    h.open(true, 24 * 60);
+    CHECK(h.store->corr_cache_size().first == 3);  // WG3, D2, D3 (WG4 was rolled back)
+    h.apply(report("gridapp", "WG5", kLon + dlon(5), kLat, "2026-03-11T09:20:00+08:00"));
+    CHECK(h.case_of("gridapp", "WG5") == a);
 }

@@ -1,0 +1,187 @@
+// nlohmann::json's compact dump(), byte for byte, at a fraction of its cost.
+//
+// nlohmann's serializer decodes every byte of every string through a UTF-8 state machine, one
+// character at a time; on the hub's hot path (a 3.6 KB case document, an event header and its
+// detail per record, mostly Chinese text) that was a tenth of casehubd's instructions. Here a
+// string is checked and copied in one pass, in runs between the bytes that need escaping; floats
+// go through nlohmann's own shortest-form conversion. A string that is not valid UTF-8 (and
+// binary values) are left to nlohmann itself, so the output and the errors (type_error 316 with
+// the strict handler) stay exactly those of dump().
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <cmath>
+#include <string>
+#include <string_view>
+
+namespace casehub::host {
+
+namespace json_dump_detail {
+
+// The length of the UTF-8 sequence at p (lead byte >= 0x80), or 0 when it is not valid UTF-8
+// (truncated, overlong, a surrogate, beyond U+10FFFF): as nlohmann's decoder decides.
+inline int utf8_length(const unsigned char* p, const unsigned char* e) {
+    const unsigned char c = *p;
+    int n;
+    std::uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) n = 1, cp = c & 0x1Fu;
+    else if ((c & 0xF0) == 0xE0) n = 2, cp = c & 0x0Fu;
+    else if (c >= 0xF0 && c <= 0xF4) n = 3, cp = c & 0x07u;
+    else return 0;
+    if (e - p <= n) return 0;
+    for (int k = 1; k <= n; ++k) {
+        if ((p[k] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (p[k] & 0x3Fu);
+    }
+    if (n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) return 0;
+    if (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) return 0;
+    return n + 1;
+}
+
+// Appends to a string through a raw pointer: std::string's push_back and append are compiled
+// out of line (libstdc++ instantiates basic_string<char> once), a call per character.
+class Writer {
+public:
+    explicit Writer(std::string& out) : out_(out), len_(out.size()) {}
+    ~Writer() { out_.resize(len_); }
+    Writer(const Writer&) = delete;
+    Writer& operator=(const Writer&) = delete;
+    char* room(std::size_t n) {
+        if (len_ + n > out_.size()) out_.resize(std::max(out_.size() * 2, len_ + n + 256));
+        return out_.data() + len_;
+    }
+    void put(char c) { *room(1) = c, ++len_; }
+    void put(const char* p, std::size_t n) {
+        std::memcpy(room(n), p, n);
+        len_ += n;
+    }
+    void put(std::string_view s) { put(s.data(), s.size()); }
+    std::size_t size() const { return len_; }
+    void truncate(std::size_t n) { len_ = n; }
+
+private:
+    std::string& out_;
+    std::size_t len_;
+};
+
+// One pass: copies runs of bytes that need no escape, escapes as nlohmann does with
+// ensure_ascii off (the two-character escapes, \u00xx in lower-case hex for the other control
+// characters), and checks the UTF-8 on the way. False, with nothing written, when the string is
+// not UTF-8.
+inline bool put_escaped(Writer& w, std::string_view s) {
+    const std::size_t mark = w.size();
+    const auto* b = reinterpret_cast<const unsigned char*>(s.data());
+    const auto* e = b + s.size();
+    const auto* run = b;
+    w.put('"');
+    for (const auto* p = b; p < e;) {
+        const unsigned char c = *p;
+        if (c >= 0x80) {
+            const int n = utf8_length(p, e);
+            if (n == 0) {
+                w.truncate(mark);
+                return false;
+            }
+            p += n;
+            continue;
+        }
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            ++p;
+            continue;
+        }
+        w.put(reinterpret_cast<const char*>(run), static_cast<std::size_t>(p - run));
+        switch (c) {
+            case '"': w.put("\\\"", 2); break;
+            case '\\': w.put("\\\\", 2); break;
+            case '\b': w.put("\\b", 2); break;
+            case '\f': w.put("\\f", 2); break;
+            case '\n': w.put("\\n", 2); break;
+            case '\r': w.put("\\r", 2); break;
+            case '\t': w.put("\\t", 2); break;
+            default: {
+                static constexpr char hex[] = "0123456789abcdef";
+                const char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
+                w.put(u, 6);
+            }
+        }
+        run = ++p;
+    }
+    w.put(reinterpret_cast<const char*>(run), static_cast<std::size_t>(e - run));
+    w.put('"');
+    return true;
+}
+
+inline void put_string(Writer& w, const std::string& s, nlohmann::json::error_handler_t handler) {
+    if (!put_escaped(w, s)) w.put(nlohmann::json(s).dump(-1, ' ', false, handler));  // nlohmann's own error or replacement
+}
+
+inline void put_json(Writer& w, const nlohmann::json& j, nlohmann::json::error_handler_t handler) {
+    using nlohmann::json;
+    switch (j.type()) {
+        case json::value_t::object: {
+            w.put('{');
+            bool first = true;
+            for (const auto& [k, v] : j.get_ref<const json::object_t&>()) {
+                if (!first) w.put(',');
+                first = false;
+                put_string(w, k, handler);
+                w.put(':');
+                put_json(w, v, handler);
+            }
+            w.put('}');
+            return;
+        }
+        case json::value_t::array: {
+            w.put('[');
+            bool first = true;
+            for (const auto& v : j.get_ref<const json::array_t&>()) {
+                if (!first) w.put(',');
+                first = false;
+                put_json(w, v, handler);
+            }
+            w.put(']');
+            return;
+        }
+        case json::value_t::string: put_string(w, j.get_ref<const std::string&>(), handler); return;
+        case json::value_t::boolean: j.get<bool>() ? w.put("true", 4) : w.put("false", 5); return;
+        case json::value_t::null: w.put("null", 4); return;
+        case json::value_t::number_integer:
+        case json::value_t::number_unsigned: {
+            char* at = w.room(24);
+            const auto r = j.is_number_unsigned() ? std::to_chars(at, at + 24, j.get<std::uint64_t>())
+                                                  : std::to_chars(at, at + 24, j.get<std::int64_t>());
+            w.truncate(w.size() + static_cast<std::size_t>(r.ptr - at));
+            return;
+        }
+        case json::value_t::number_float: {
+            const double v = j.get<double>();
+            if (!std::isfinite(v)) return w.put("null", 4);
+            char* at = w.room(64);  // nlohmann's own shortest round-trip form (its serializer calls the same)
+            w.truncate(w.size() + static_cast<std::size_t>(nlohmann::detail::to_chars(at, at + 64, v) - at));
+            return;
+        }
+        default: w.put(j.dump(-1, ' ', false, handler)); return;  // binary, discarded
+    }
+}
+
+}  // namespace json_dump_detail
+
+inline void append_json(std::string& out, const nlohmann::json& j,
+                        nlohmann::json::error_handler_t handler = nlohmann::json::error_handler_t::strict) {
+    json_dump_detail::Writer w(out);
+    json_dump_detail::put_json(w, j, handler);
+}
+
+inline std::string dump_json(const nlohmann::json& j,
+                             nlohmann::json::error_handler_t handler = nlohmann::json::error_handler_t::strict) {
+    std::string out;
+    out.reserve(256);
+    append_json(out, j, handler);
+    return out;
+}
+
+}  // namespace casehub::host
