@@ -486,10 +486,14 @@ struct ReplayServer::Impl {
     std::atomic<std::uint64_t> requests{0}, errors{0}, events_sent{0}, cases_sent{0}, aborted{0};
     bool not_found_ = false;  // the failed request named an unknown case
 
-    struct Out {
-        std::string topic, header;
-        std::optional<std::string> doc;
-    };
+    // The answer being sent: the client's envelope and whether the rest of the answer was
+    // dropped (its queue full, or it is gone). Items go out as the statement steps, never built
+    // up first, so the client starts on a page while the server still reads it.
+    const std::vector<zmq::message_t>* env = nullptr;
+    std::size_t env_body = 1;
+    bool cut = false;
+    bool terminating = false;  // the context is ending (seen inside a query: leave after it)
+    std::string topic_buf, header_buf;  // reused per item
 
     struct Request {
         std::string op;
@@ -509,7 +513,8 @@ struct ReplayServer::Impl {
                 zmq::poll(items, 2, std::chrono::milliseconds(-1));
                 if (items[1].revents & ZMQ_POLLIN) break;
                 if (!(items[0].revents & ZMQ_POLLIN)) continue;
-                for (int i = 0; i < 64 && recv_multipart(router, frames); ++i) serve(frames);
+                for (int i = 0; i < 64 && !terminating && recv_multipart(router, frames); ++i) serve(frames);
+                if (terminating) break;
             } catch (const zmq::error_t& e) {
                 if (e.num() == EINTR) continue;
                 if (e.num() != ETERM) spdlog::error("replay server on {}: {}", endpoint, e.what());
@@ -525,66 +530,72 @@ struct ReplayServer::Impl {
         // [routing id][optional empty delimiter][request]
         std::size_t body = 1;
         if (frames.size() >= 3 && frames[1].size() == 0) body = 2;
-        std::vector<Out> out;
+        env = &frames;
+        env_body = body;
+        cut = false;
         json req_id;
         if (frames.size() != body + 1) {
-            error(out, req_id, "bad_request",
+            error(req_id, "bad_request",
                   "request must be one frame of JSON, got " + std::to_string(frames.size() > 0 ? frames.size() - 1 : 0) + " frames");
         } else {
-            handle(frames[body].to_string_view(), out, req_id);
+            handle(frames[body].to_string_view(), req_id);
         }
-        send(frames, body, out);
+        env = nullptr;
     }
 
-    static void error(std::vector<Out>& out, const json& req_id, std::string code, std::string message) {
-        out.clear();
+    void error(const json& req_id, std::string code, std::string message) {
         json e = {{"error", std::move(message)}, {"code", std::move(code)}};
         if (!req_id.is_null()) e["req"] = req_id;
-        out.push_back({std::string(kErrorTopic), dump(e), std::nullopt});
+        emit(kErrorTopic, dump(e));
     }
 
-    void send(std::vector<zmq::message_t>& frames, std::size_t body, const std::vector<Out>& out) {
-        for (const auto& o : out) {
-            try {
-                // ROUTER_MANDATORY: EAGAIN (nullopt) when this client's queue is full,
-                // EHOSTUNREACH (throws) when it is gone. Either way the rest is abandoned; the
-                // client times out and asks again.
-                if (!router.send(zmq::buffer(frames[0].data(), frames[0].size()),
-                                 zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
-                    ++aborted;
-                    return;
-                }
-                if (body == 2) router.send(zmq::message_t(), zmq::send_flags::sndmore);
-                router.send(zmq::buffer(o.topic), zmq::send_flags::sndmore);
-                router.send(zmq::buffer(o.header), o.doc ? zmq::send_flags::sndmore : zmq::send_flags::none);
-                if (o.doc) router.send(zmq::buffer(*o.doc), zmq::send_flags::none);
-            } catch (const zmq::error_t& e) {
-                if (e.num() == ETERM) throw;
+    // Sends one reply message to the client being answered; false once its answer is cut off.
+    bool emit(std::string_view topic, std::string_view header, const void* doc = nullptr, std::size_t doc_size = 0,
+              bool has_doc = false) {
+        if (cut) return false;
+        const auto& frames = *env;
+        try {
+            // ROUTER_MANDATORY: EAGAIN (nullopt) when this client's queue is full, EHOSTUNREACH
+            // (throws) when it is gone. Either way the rest is abandoned; the client times out
+            // and asks again.
+            if (!router.send(zmq::buffer(frames[0].data(), frames[0].size()),
+                             zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
                 ++aborted;
-                return;
+                cut = true;
+                return false;
             }
+            if (env_body == 2) router.send(zmq::message_t(), zmq::send_flags::sndmore);
+            router.send(zmq::buffer(topic), zmq::send_flags::sndmore);
+            router.send(zmq::buffer(header), has_doc ? zmq::send_flags::sndmore : zmq::send_flags::none);
+            if (has_doc) router.send(zmq::buffer(doc, doc_size), zmq::send_flags::none);
+        } catch (const zmq::error_t& e) {
+            if (e.num() == ETERM) terminating = true;
+            else ++aborted;
+            cut = true;
+            return false;
         }
+        return true;
     }
 
     // Reads and checks a request; on failure `out` holds the error reply.
-    bool parse(std::string_view body, Request& r, std::vector<Out>& out, json& req_id) {
+    bool parse(std::string_view body, Request& r, json& req_id) {
         if (body.size() > 65536) {
-            error(out, req_id, "bad_request", "request is " + std::to_string(body.size()) + " bytes; at most 65536 are accepted");
+            error(req_id, "bad_request", "request is " + std::to_string(body.size()) + " bytes; at most 65536 are accepted");
             return false;
         }
         const json j = json::parse(body, nullptr, false);
         if (j.is_discarded()) {
-            error(out, req_id, "bad_request", "request is not valid JSON");
+            error(req_id, "bad_request", "request is not valid JSON");
             return false;
         }
         if (!j.is_object()) {
-            error(out, req_id, "bad_request", "request must be a JSON object, got " + std::string(j.type_name()));
+            error(req_id, "bad_request", "request must be a JSON object, got " + std::string(j.type_name()));
             return false;
         }
         if (auto it = j.find("req"); it != j.end()) req_id = *it;
         const auto op = j.find("op");
         if (op == j.end() || !op->is_string()) {
-            error(out, req_id, "bad_request", "request has no \"op\" (since, snapshot, case or head)");
+            error(req_id, "bad_request", "request has no \"op\" (since, snapshot, case or head)");
             return false;
         }
         r.op = op->get<std::string>();
@@ -594,7 +605,7 @@ struct ReplayServer::Impl {
         else if (r.op == "snapshot") allowed.insert(allowed.end(), {"after", "limit", "include_closed", "changed_since"});
         else if (r.op == "case") allowed.insert(allowed.end(), {"case_id", "seq", "limit"});
         else if (r.op != "head") {
-            error(out, req_id, "bad_request", "unknown op " + quote(r.op) + " (since, snapshot, case or head)");
+            error(req_id, "bad_request", "unknown op " + quote(r.op) + " (since, snapshot, case or head)");
             return false;
         }
         if (filters) allowed.insert(allowed.end(), std::begin(kFilterKeys), std::end(kFilterKeys));
@@ -604,18 +615,18 @@ struct ReplayServer::Impl {
             if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
                 std::string known;
                 for (const auto& a : allowed) known += (known.empty() ? "" : ", ") + a;
-                error(out, req_id, "bad_request", where + "unknown key " + quote(k) + " (known: " + known + ")");
+                error(req_id, "bad_request", where + "unknown key " + quote(k) + " (known: " + known + ")");
                 return false;
             }
         }
         auto u64 = [&](const char* key, bool required, std::uint64_t& value) {
             const auto it = j.find(key);
             if (it == j.end()) {
-                if (required) error(out, req_id, "bad_request", where + "\"" + key + "\" is missing");
+                if (required) error(req_id, "bad_request", where + "\"" + key + "\" is missing");
                 return !required;
             }
             if (!it->is_number_unsigned()) {
-                error(out, req_id, "bad_request", where + "\"" + key + "\" must be a non-negative integer, got " + dump(*it));
+                error(req_id, "bad_request", where + "\"" + key + "\" must be a non-negative integer, got " + dump(*it));
                 return false;
             }
             value = it->get<std::uint64_t>();
@@ -624,7 +635,7 @@ struct ReplayServer::Impl {
         std::uint64_t limit = options.default_limit;
         if (!u64("limit", false, limit)) return false;
         if (limit == 0) {
-            error(out, req_id, "bad_request", where + "\"limit\" must be at least 1");
+            error(req_id, "bad_request", where + "\"limit\" must be at least 1");
             return false;
         }
         r.limit = static_cast<std::uint32_t>(std::min<std::uint64_t>(limit, options.max_limit));
@@ -633,7 +644,7 @@ struct ReplayServer::Impl {
             if (!u64("seq", false, r.seq)) return false;
             const auto it = j.find("case_id");
             if (it == j.end() || !it->is_string() || it->get<std::string>().empty()) {
-                error(out, req_id, "bad_request", where + "\"case_id\" must be a non-empty string");
+                error(req_id, "bad_request", where + "\"case_id\" must be a non-empty string");
                 return false;
             }
             r.case_id = it->get<std::string>();
@@ -641,14 +652,14 @@ struct ReplayServer::Impl {
         if (r.op == "snapshot") {
             if (auto it = j.find("after"); it != j.end()) {
                 if (!it->is_string()) {
-                    error(out, req_id, "bad_request", where + "\"after\" must be a case_id string, got " + dump(*it));
+                    error(req_id, "bad_request", where + "\"after\" must be a case_id string, got " + dump(*it));
                     return false;
                 }
                 r.after = it->get<std::string>();
             }
             if (auto it = j.find("include_closed"); it != j.end()) {
                 if (!it->is_boolean()) {
-                    error(out, req_id, "bad_request", where + "\"include_closed\" must be true or false, got " + dump(*it));
+                    error(req_id, "bad_request", where + "\"include_closed\" must be true or false, got " + dump(*it));
                     return false;
                 }
                 r.include_closed = it->get<bool>();
@@ -662,7 +673,7 @@ struct ReplayServer::Impl {
         if (filters) {
             auto f = FeedFilter::from_json(j);
             if (!f) {
-                error(out, req_id, "bad_request", where + f.error().message);
+                error(req_id, "bad_request", where + f.error().message);
                 return false;
             }
             r.filter = std::move(*f);
@@ -670,40 +681,43 @@ struct ReplayServer::Impl {
         return true;
     }
 
-    void handle(std::string_view body, std::vector<Out>& out, json& req_id) {
+    void handle(std::string_view body, json& req_id) {
         Request r;
-        if (!parse(body, r, out, req_id)) {
+        if (!parse(body, r, req_id)) {
             ++errors;
             return;
         }
         json end;
-        Result<void> done = r.op == "since"      ? since(r, out, end)
-                            : r.op == "snapshot" ? snapshot(r, out, end)
-                            : r.op == "case"     ? one_case(r, out, end)
+        Result<void> done = r.op == "since"      ? since(r, end)
+                            : r.op == "snapshot" ? snapshot(r, end)
+                            : r.op == "case"     ? one_case(r, end)
                                                  : head(end);
         if (!done) {
             ++errors;
             const bool not_found = not_found_;
             not_found_ = false;
             if (!not_found) spdlog::warn("replay server: {} request failed: {}", r.op, done.error().message);
-            error(out, req_id, not_found ? "not_found" : "store", done.error().message);
+            // Items may have gone out before a store failure: they are right, the page is
+            // cut short by the error (a client asks again from its last event).
+            error(req_id, not_found ? "not_found" : "store", done.error().message);
             return;
         }
+        if (cut) return;  // the rest of this answer was dropped: no end, the client asks again
         end["end"] = true;
         if (!req_id.is_null()) end["req"] = req_id;
-        out.push_back({std::string(kEndTopic), dump(end), std::nullopt});
+        emit(kEndTopic, dump(end));
     }
 
-    static Out event_out(EventRow&& e) {
-        Out o{event_topic(e.street_code), dump(event_header(e)), std::nullopt};
-        o.doc = std::move(e.doc);
-        return o;
+    bool emit_event(const EventRow& e) {
+        topic_buf = event_topic(e.street_code);
+        header_buf = dump(event_header(e));
+        return emit(topic_buf, header_buf, e.doc.data(), e.doc.size(), true);
     }
 
-    static Out case_out(CaseState&& c) {
-        Out o{case_topic(c.street_code), dump(case_header(c)), std::nullopt};
-        o.doc = std::move(c.doc);
-        return o;
+    bool emit_case(const CaseState& c) {
+        topic_buf = case_topic(c.street_code);
+        header_buf = dump(case_header(c));
+        return emit(topic_buf, header_buf, c.doc.data(), c.doc.size(), true);
     }
 
     Result<void> head(json& end) {
@@ -715,7 +729,7 @@ struct ReplayServer::Impl {
         return {};
     }
 
-    Result<void> since(const Request& r, std::vector<Out>& out, json& end) {
+    Result<void> since(const Request& r, json& end) {
         ReadTxn txn(*db);
         if (auto t = txn.begin(); !t) return t;
         auto h = db->head();
@@ -734,10 +748,10 @@ struct ReplayServer::Impl {
                 return false;
             }
             EventRow e = read_event(s);
+            if (!emit_event(e)) return false;
             ++n;
             bytes += e.doc.size();
             last = e.seq;
-            out.push_back(event_out(std::move(e)));
             return true;
         });
         if (!q) return q;
@@ -746,7 +760,7 @@ struct ReplayServer::Impl {
         return {};
     }
 
-    Result<void> snapshot(const Request& r, std::vector<Out>& out, json& end) {
+    Result<void> snapshot(const Request& r, json& end) {
         ReadTxn txn(*db);
         if (auto t = txn.begin(); !t) return t;
         auto h = db->head();
@@ -770,10 +784,10 @@ struct ReplayServer::Impl {
                 return false;
             }
             CaseState c = read_case(s);
+            if (!emit_case(c)) return false;
             ++n;
             bytes += c.doc.size();
             last = c.case_id;
-            out.push_back(case_out(std::move(c)));
             return true;
         });
         if (!q) return q;
@@ -783,7 +797,7 @@ struct ReplayServer::Impl {
         return {};
     }
 
-    Result<void> one_case(const Request& r, std::vector<Out>& out, json& end) {
+    Result<void> one_case(const Request& r, json& end) {
         ReadTxn txn(*db);
         if (auto t = txn.begin(); !t) return t;
         auto h = db->head();
@@ -798,8 +812,7 @@ struct ReplayServer::Impl {
             not_found_ = true;
             return make_error("case " + quote(r.case_id) + " not found");
         }
-        out.push_back(case_out(std::move(*state)));
-        ++cases_sent;
+        if (emit_case(*state)) ++cases_sent;
         std::uint32_t n = 0;
         std::uint64_t last = r.seq;
         bool more = false;
@@ -810,9 +823,9 @@ struct ReplayServer::Impl {
                               return false;
                           }
                           EventRow e = read_event(s);
+                          if (!emit_event(e)) return false;
                           ++n;
                           last = e.seq;
-                          out.push_back(event_out(std::move(e)));
                           return true;
                       });
         if (!q) return q;
@@ -1126,7 +1139,10 @@ struct FeedClient::Impl {
                     std::uint64_t upto = 0;
                     (void)get_u64(h, "upto", upto);
                     last = std::max(last, upto);
+                    // One request ahead: the next page is on its way while this one is handed
+                    // out (pump() reads it only once less than a page waits in `ready`).
                     if (!h.value("more", false)) go_live();
+                    else send_request();
                 } else if (phase == Phase::snapshot) {
                     std::uint64_t seq = 0;
                     (void)get_u64(h, "seq", seq);
@@ -1157,6 +1173,7 @@ struct FeedClient::Impl {
                         last = snap_seq;
                         phase = Phase::since;  // then every event after the snapshot's seq
                     }
+                    send_request();  // one request ahead, as for since
                 }
                 return;
             }
@@ -1192,6 +1209,13 @@ struct FeedClient::Impl {
             }
             if (in_flight)
                 for (int i = 0; i < 4096 && in_flight; ++i) {
+                    // At most a page decoded ahead of the application, the next one left in the
+                    // socket (its HWM and the server's hold it): two pages at most. The wait is
+                    // ours, not the server's, so it does not count towards the request timeout.
+                    if (phase != Phase::live && ready.size() >= o.page_limit) {
+                        last_reply = Clock::now();
+                        break;
+                    }
                     auto r = rq.recv();
                     if (!r) break;
                     on_reply(std::move(*r));
@@ -1218,7 +1242,8 @@ struct FeedClient::Impl {
                 return true;
             }
             const auto now = Clock::now();
-            // The credit: the next page is asked for only once the last one was consumed.
+            // The first request, and a retry after a failure (the next page is asked for when
+            // the last one's end arrives, see on_reply()).
             if (phase != Phase::live && !in_flight && now >= retry_at) send_request();
             if (in_flight && now - last_reply > o.request_timeout) {
                 last_error = "no answer from " + o.snapshot_endpoint + " within " +

@@ -1068,3 +1068,109 @@ TEST_CASE("casehub feed tail, export and cases show", "[integration]") {
         CHECK(slurp(fx.dir.path / "cli.err").find("no answer to the snapshot request within 300 ms") != std::string::npos);
     }
 }
+
+TEST_CASE("feed client: a replay over many pages, one request ahead, gets every event once, in order", "[integration]") {
+    Fixture fx(300);
+    for (int i = 0; i < 4; ++i) fx.store->append(500);
+    const auto all = fx.store->events();
+    auto o = fx.client();
+    o.page_limit = 64;  // 32 pages
+    o.request_timeout = 400ms;
+    auto c = FeedClient::connect(fx.ctx, o);
+    REQUIRE(c.ok());
+    // A consumer that stalls now and then for longer than the request timeout: the page waiting
+    // in the socket is its own doing, not the server's silence, so nothing is asked again.
+    std::vector<FeedEvent> got;
+    FeedEvent ev;
+    const auto until = Clock::now() + 20s;
+    while (got.size() < all.size() && Clock::now() < until) {
+        if (!(*c)->next(ev, 50ms)) continue;
+        got.push_back(std::move(ev));
+        if (got.size() == 10 || got.size() == 64 || got.size() == 700) std::this_thread::sleep_for(600ms);
+    }
+    REQUIRE(got.size() == all.size());
+    REQUIRE(seqs_of(got) == iota(1, all.size()));
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        REQUIRE(got[i].source == FeedEvent::Source::replay);
+        REQUIRE(got[i].row.doc == all[i].doc);
+        REQUIRE(got[i].row.detail == all[i].detail);
+        REQUIRE(got[i].row.case_id == all[i].case_id);
+        REQUIRE(got[i].row.prev_street_seq == all[i].prev_street_seq);
+    }
+    CHECK((*c)->counters().replayed == all.size());
+    CHECK((*c)->counters().request_retries == 0);
+    CHECK((*c)->last_seq() == all.size());
+    CHECK((*c)->live());
+    CHECK(fx.replay->stats().aborted == 0);
+    CHECK(fx.replay->stats().requests == 32);  // 31 full pages, then 16 events with more=false
+    CHECK((*c)->next(ev, 100ms) == false);     // and nothing twice
+}
+
+TEST_CASE("feed client: page boundaries with a filter, one request ahead", "[integration]") {
+    Fixture fx;
+    for (int i = 0; i < 6; ++i) fx.store->append(250);
+    const auto all = fx.store->events();
+    for (const json& filter : {json{{"street", "320104003"}}, json{{"family", "noise"}},
+                               json{{"street", ""}, {"status", "closed"}}}) {
+        INFO(filter.dump());
+        const FeedFilter f = *FeedFilter::from_json(filter);
+        std::vector<std::uint64_t> want;
+        for (const auto& e : all)
+            if (e.seq > 40 && f.matches(e)) want.push_back(e.seq);
+        auto o = fx.client(FeedClientOptions::Start::from_seq, 40);
+        o.filter = f;
+        o.page_limit = 7;  // boundaries everywhere, and pages whose `upto` is past their last event
+        auto c = FeedClient::connect(fx.ctx, o);
+        REQUIRE(c.ok());
+        const auto got = collect(**c, [&](const std::vector<FeedEvent>& g) { return g.size() >= want.size() && (*c)->live(); }, 20s);
+        CHECK(seqs_of(got) == want);
+        for (const auto& e : got) CHECK(f.matches(e.row));
+        CHECK((*c)->last_seq() == all.size());
+        CHECK((*c)->counters().request_retries == 0);
+    }
+}
+
+TEST_CASE("replay: a client whose queue is full loses the rest of the answer, and no end comes", "[integration]") {
+    ReplayOptions ro;
+    ro.sndhwm = 8;
+    Fixture fx(4000, ro);
+    fx.store->append(600);  // ~2.6 MB: more than the socket buffers hold
+    zmq::socket_t d(fx.ctx, zmq::socket_type::dealer);
+    d.set(zmq::sockopt::linger, 0);
+    d.set(zmq::sockopt::rcvhwm, 8);
+    d.connect(fx.snap_ep);
+    d.send(zmq::str_buffer(R"({"op":"since","seq":0,"limit":600,"req":1})"));
+    // The server streams until the queue is full, drops the rest at once, and serves others.
+    const auto until = Clock::now() + 5s;
+    while (fx.replay->stats().aborted == 0 && Clock::now() < until) std::this_thread::sleep_for(10ms);
+    REQUIRE(fx.replay->stats().aborted == 1);
+    ReplayClient other(fx.ctx, fx.snap_ep);
+    auto h = other.request({{"op", "head"}}, 2s);
+    REQUIRE(h.ok());
+    CHECK(h->end["head"] == 600);
+    std::vector<std::uint64_t> seqs;
+    bool end = false;
+    for (;;) {
+        zmq::pollitem_t it{d.handle(), 0, ZMQ_POLLIN, 0};
+        zmq::poll(&it, 1, std::chrono::milliseconds(300));
+        std::vector<zmq::message_t> frames;
+        zmq::message_t m;
+        if (!d.recv(m, zmq::recv_flags::dontwait)) break;
+        frames.push_back(std::move(m));
+        while (frames.back().more()) {
+            zmq::message_t n;
+            REQUIRE(d.recv(n));
+            frames.push_back(std::move(n));
+        }
+        if (frames[0].to_string() == "end") end = true;
+        else {
+            REQUIRE(frames.size() == 3);
+            auto e = parse_event(frames[1].to_string_view(), frames[2].to_string());
+            REQUIRE(e.ok());
+            seqs.push_back(e->seq);
+        }
+    }
+    CHECK_FALSE(end);
+    CHECK(seqs.size() < 600);
+    CHECK(seqs == iota(1, seqs.size()));  // what came is a prefix, in order
+}
