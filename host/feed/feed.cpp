@@ -1,6 +1,7 @@
 #include "feed/feed.hpp"
 
 #include "feed/store_read.hpp"
+#include "feed/wire.hpp"
 
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
@@ -305,7 +306,21 @@ json event_header(const EventRow& e) {
     return h;
 }
 
+std::string event_header_text(const EventRow& e) {
+    std::string out;
+    out.reserve(256 + e.detail.size());
+    if (wire::append_event_header(out, wire::fields_of(e))) return out;
+    return dump(event_header(e));
+}
+
 Result<EventRow> parse_event(std::string_view header, std::string doc) {
+    EventRow e;
+    if (!wire::parse_event_header_fast(header, e)) return parse_event_json(header, std::move(doc));
+    e.doc = std::move(doc);
+    return e;
+}
+
+Result<EventRow> parse_event_json(std::string_view header, std::string doc) {
     const json h = json::parse(header, nullptr, false);
     if (!h.is_object()) return make_error("feed event header: not a JSON object");
     EventRow e;
@@ -399,7 +414,7 @@ void FeedPublisher::publish(const std::vector<EventRow>& events) {
     for (const auto& e : events) {
         try {
             const std::string topic = event_topic(e.street_code);
-            const std::string header = dump(event_header(e));
+            const std::string header = event_header_text(e);
             const auto more = zmq::send_flags::sndmore | zmq::send_flags::dontwait;
             if (pub_.send(zmq::buffer(topic), more) && pub_.send(zmq::buffer(header), more) &&
                 pub_.send(zmq::buffer(e.doc), zmq::send_flags::dontwait))
@@ -710,7 +725,7 @@ struct ReplayServer::Impl {
 
     bool emit_event(const EventRow& e) {
         topic_buf = event_topic(e.street_code);
-        header_buf = dump(event_header(e));
+        header_buf = event_header_text(e);
         return emit(topic_buf, header_buf, e.doc.data(), e.doc.size(), true);
     }
 
