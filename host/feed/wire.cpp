@@ -2,7 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -200,14 +202,16 @@ private:
             const auto r = std::from_chars(tok.data(), tok.data() + tok.size(), v);
             return r.ec == std::errc() && r.ptr == tok.data() + tok.size();
         }
-        // A float is canonical when nlohmann writes the value it reads (strtod, as its lexer)
-        // back as the same text.
-        if (tok.size() > 64) return false;
-        char buf[65];
-        std::memcpy(buf, tok.data(), tok.size());
-        buf[tok.size()] = '\0';
-        const double d = std::strtod(buf, nullptr);
-        return nlohmann::json(d).dump() == tok;
+        // A float is canonical when nlohmann writes the value it reads back as the same text:
+        // from_chars rounds as its lexer's strtod does (correctly); out of range is left to it.
+        // Its dump() of a finite double is exactly detail::to_chars into a 64-byte buffer,
+        // called here without the serializer (whose locale look-up and string cost more).
+        double d = 0;
+        const auto r = std::from_chars(tok.data(), tok.data() + tok.size(), d);
+        if (r.ec != std::errc() || r.ptr != tok.data() + tok.size() || !std::isfinite(d)) return false;
+        std::array<char, 64> buf{};
+        const char* end = nlohmann::detail::to_chars(buf.data(), buf.data() + buf.size(), d);
+        return std::string_view(buf.data(), static_cast<std::size_t>(end - buf.data())) == tok;
     }
 
     const char* p_;
