@@ -593,7 +593,7 @@ struct ReplayServer::Impl {
         return true;
     }
 
-    // Reads and checks a request; on failure `out` holds the error reply.
+    // Reads and checks a request; on failure the error reply has been sent.
     bool parse(std::string_view body, Request& r, json& req_id) {
         if (body.size() > 65536) {
             error(req_id, "bad_request", "request is " + std::to_string(body.size()) + " bytes; at most 65536 are accepted");
