@@ -101,6 +101,7 @@ struct Options {
     std::vector<double> loads = {1000, 5000, 20000};
     std::set<std::string> phases = {"ceilings", "throughput", "latency", "backfill", "replay"};
     std::optional<fs::path> keep;
+    std::optional<fs::path> replay_store;     // --replay-store: a --keep dir of a backfill run
     fs::path build = CASEHUB_BINARY_DIR;
     fs::path source = CASEHUB_SOURCE_DIR;
     std::string synchronous = "full";
@@ -115,7 +116,8 @@ struct Options {
     std::fprintf(stderr,
                  "usage: casehub-bench [--quick] [--records N] [--backfill N] [--duration S] [--loads R,R,...]\n"
                  "                     [--phases ceilings,throughput,latency,backfill,replay] [--keep DIR]\n"
-                 "                     [--build DIR] [--synchronous full|normal] [--backfill-cap S] [--adapters K]\n");
+                 "                     [--build DIR] [--synchronous full|normal] [--backfill-cap S] [--adapters K]\n"
+                 "                     [--replay-store KEPT_DIR]\n");
     std::exit(2);
 }
 
@@ -148,7 +150,12 @@ Options parse_options(int argc, char** argv) {
         else if (s == "--duration") o.duration = num(i);
         else if (s == "--backfill-cap") o.backfill_cap_s = num(i);
         else if (s == "--adapters") o.adapters = static_cast<std::int64_t>(num(i));
-        else if (s == "--loads" || s == "--phases" || s == "--keep" || s == "--build" || s == "--synchronous") {
+        else if (s == "--replay-store") {
+            if (i + 1 >= a.size()) usage(s + " needs a value");
+            o.replay_store = fs::absolute(a[++i]);
+            if (!fs::exists(*o.replay_store / "backfill/var/casehub.db"))
+                usage("--replay-store " + o.replay_store->string() + " holds no backfill/var/casehub.db");
+        } else if (s == "--loads" || s == "--phases" || s == "--keep" || s == "--build" || s == "--synchronous") {
             if (i + 1 >= a.size()) usage(s + " needs a value");
             const std::string v = a[++i];
             if (s == "--keep") o.keep = fs::absolute(v);
@@ -176,6 +183,7 @@ Options parse_options(int argc, char** argv) {
         } else if (s == "--help" || s == "-h") usage("");
         else usage("unknown option " + s);
     }
+    if (o.replay_store) o.phases = {"replay"};  // nothing else reads a kept store
     if (o.records < 1 || o.backfill < 1 || o.duration <= 0) usage("sizes must be positive");
     if (o.adapters < 1 || o.adapters > 8) usage("--adapters is 1 to 8");
     // The stage-cost points lie within the backfill.
@@ -673,8 +681,67 @@ std::int64_t count_sql(const fs::path& db, const std::string& sql) {
     return v;
 }
 
+// A new consumer catching up: every event from seq 0, through FeedClient's paging.
+void run_replay(HubProcess& hub, Results& res) {
+    const json st = hub.status();
+    const auto head = static_cast<std::uint64_t>(i64(st["hub"], "head_seq"));
+    progress("replay: " + std::to_string(head) + " events from seq 0");
+    zmq::context_t ctx{1};
+    casehub::host::FeedClientOptions fo;
+    fo.feed_endpoint = hub.feed();
+    fo.snapshot_endpoint = hub.snapshot();
+    fo.start = casehub::host::FeedClientOptions::Start::from_seq;
+    fo.from = 0;
+    auto c = casehub::host::FeedClient::connect(ctx, fo);
+    if (!c) {
+        progress("replay: " + c.error().message);
+        res.ok = false;
+    } else {
+        casehub::host::FeedEvent ev;
+        std::uint64_t n = 0, bytes = 0;
+        const auto r0 = Steady::now();
+        auto lp = Steady::now();
+        const double cap = std::max(120.0, static_cast<double>(head) / 2000.0);
+        while (n < head && since_s(r0) < cap) {
+            if (!(*c)->next(ev, 1000ms)) continue;
+            ++n;
+            bytes += ev.row.doc.size();
+            if (since_s(lp) > 5) {
+                progress("replay: " + std::to_string(n) + " events");
+                lp = Steady::now();
+            }
+        }
+        const double dt = since_s(r0);
+        fig("replay_events", static_cast<double>(n), "events");
+        fig("replay_events_per_s", static_cast<double>(n) / dt, "events/s");
+        fig("replay_mb_per_s", static_cast<double>(bytes) / 1048576.0 / dt, "MB/s", 1);
+        note("replay: FeedClient from seq 0, page limit " + std::to_string(fo.page_limit) + " events");
+        if (n != head) {
+            progress("replay: FAILED: " + std::to_string(n) + " of " + std::to_string(head) + " events");
+            res.ok = false;
+        }
+        fig("rss_casehubd_peak_after_replay_mb", static_cast<double>(hub.proc_kb("VmHWM")) / 1024.0, "MB", 1);
+    }
+}
+
 // Backfill, stage costs along it, RSS, then replay of the whole store from seq 0 (same hub).
 void phase_backfill_replay(const Options& o, const fs::path& work, Results& res, bool backfill_figs, bool replay) {
+    if (o.replay_store) {
+        // Only the replay, on the store of an earlier run: the same events, minutes sooner.
+        HubProcess hub(o, *o.replay_store / "backfill");
+        hub.configure({});
+        if (!hub.start()) {
+            res.ok = false;
+            return;
+        }
+        note("replay: on the kept store " + hub.db().string() + " (no backfill in this run)");
+        run_replay(hub, res);
+        if (int rc = hub.terminate(); rc != 0) {
+            progress("replay: casehubd exited with status " + std::to_string(rc));
+            res.ok = false;
+        }
+        return;
+    }
     const fs::path dir = work / "backfill";
     HubProcess hub(o, dir);
     const auto specs = synth_adapters(o, o.backfill, 0, 0);
@@ -789,48 +856,7 @@ void phase_backfill_replay(const Options& o, const fs::path& work, Results& res,
         }
         note("replay: the capped backfill was stopped and casehubd restarted on its store without adapters");
     }
-    if (replay) {
-        // A new consumer catching up: every event from seq 0, through FeedClient's paging.
-        const json st = hub.status();
-        const auto head = static_cast<std::uint64_t>(i64(st["hub"], "head_seq"));
-        progress("replay: " + std::to_string(head) + " events from seq 0");
-        zmq::context_t ctx{1};
-        casehub::host::FeedClientOptions fo;
-        fo.feed_endpoint = hub.feed();
-        fo.snapshot_endpoint = hub.snapshot();
-        fo.start = casehub::host::FeedClientOptions::Start::from_seq;
-        fo.from = 0;
-        auto c = casehub::host::FeedClient::connect(ctx, fo);
-        if (!c) {
-            progress("replay: " + c.error().message);
-            res.ok = false;
-        } else {
-            casehub::host::FeedEvent ev;
-            std::uint64_t n = 0, bytes = 0;
-            const auto r0 = Steady::now();
-            auto lp = Steady::now();
-            const double cap = std::max(120.0, static_cast<double>(head) / 2000.0);
-            while (n < head && since_s(r0) < cap) {
-                if (!(*c)->next(ev, 1000ms)) continue;
-                ++n;
-                bytes += ev.row.doc.size();
-                if (since_s(lp) > 5) {
-                    progress("replay: " + std::to_string(n) + " events");
-                    lp = Steady::now();
-                }
-            }
-            const double dt = since_s(r0);
-            fig("replay_events", static_cast<double>(n), "events");
-            fig("replay_events_per_s", static_cast<double>(n) / dt, "events/s");
-            fig("replay_mb_per_s", static_cast<double>(bytes) / 1048576.0 / dt, "MB/s", 1);
-            note("replay: FeedClient from seq 0, page limit " + std::to_string(fo.page_limit) + " events");
-            if (n != head) {
-                progress("replay: FAILED: " + std::to_string(n) + " of " + std::to_string(head) + " events");
-                res.ok = false;
-            }
-            fig("rss_casehubd_peak_after_replay_mb", static_cast<double>(hub.proc_kb("VmHWM")) / 1024.0, "MB", 1);
-        }
-    }
+    if (replay) run_replay(hub, res);
     if (int rc = hub.terminate(); rc != 0) {
         progress("backfill: casehubd exited with status " + std::to_string(rc));
         res.ok = false;
@@ -933,7 +959,7 @@ void phase_ceilings(const Options& o, const fs::path& work, Results& res) {
 
 int main(int argc, char** argv) {
     Options o = parse_options(argc, argv);
-    if (o.phases.count("replay") && !o.phases.count("backfill"))
+    if (o.phases.count("replay") && !o.phases.count("backfill") && !o.replay_store)
         note("replay reads the backfill's store: the backfill runs too (its figures are not printed)");
     struct sigaction sa {};
     sa.sa_handler = on_signal;

@@ -1,6 +1,7 @@
 #include "feed/feed.hpp"
 
 #include "feed/store_read.hpp"
+#include "feed/wire.hpp"
 
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
@@ -150,8 +151,9 @@ Reply parse_reply(std::vector<zmq::message_t>& frames) {
         r.message = "replay reply with " + std::to_string(n) + " frame(s); expected 2 or 3";
         return r;
     }
-    const std::string topic = frames[i].to_string();
+    const std::string_view topic = frames[i].to_string_view();
     const std::string_view header = frames[i + 1].to_string_view();
+    // The document's one copy: from the message into the EventRow's string, moved from there on.
     std::string doc = n >= 3 ? frames[i + 2].to_string() : std::string();
     if (topic.rfind(kEventTopicPrefix, 0) == 0) {
         auto e = parse_event(header, std::move(doc));
@@ -172,7 +174,7 @@ Reply parse_reply(std::vector<zmq::message_t>& frames) {
     } else if (topic == kEndTopic || topic == kErrorTopic) {
         r.header = json::parse(header, nullptr, false);
         if (!r.header.is_object()) {
-            r.message = "replay " + topic + " message: not a JSON object";
+            r.message = "replay " + std::string(topic) + " message: not a JSON object";
             return r;
         }
         if (topic == kEndTopic) {
@@ -305,7 +307,21 @@ json event_header(const EventRow& e) {
     return h;
 }
 
+std::string event_header_text(const EventRow& e) {
+    std::string out;
+    out.reserve(256 + e.detail.size());
+    if (wire::append_event_header(out, wire::fields_of(e))) return out;
+    return dump(event_header(e));
+}
+
 Result<EventRow> parse_event(std::string_view header, std::string doc) {
+    EventRow e;
+    if (!wire::parse_event_header_fast(header, e)) return parse_event_json(header, std::move(doc));
+    e.doc = std::move(doc);
+    return e;
+}
+
+Result<EventRow> parse_event_json(std::string_view header, std::string doc) {
     const json h = json::parse(header, nullptr, false);
     if (!h.is_object()) return make_error("feed event header: not a JSON object");
     EventRow e;
@@ -399,7 +415,7 @@ void FeedPublisher::publish(const std::vector<EventRow>& events) {
     for (const auto& e : events) {
         try {
             const std::string topic = event_topic(e.street_code);
-            const std::string header = dump(event_header(e));
+            const std::string header = event_header_text(e);
             const auto more = zmq::send_flags::sndmore | zmq::send_flags::dontwait;
             if (pub_.send(zmq::buffer(topic), more) && pub_.send(zmq::buffer(header), more) &&
                 pub_.send(zmq::buffer(e.doc), zmq::send_flags::dontwait))
@@ -486,10 +502,14 @@ struct ReplayServer::Impl {
     std::atomic<std::uint64_t> requests{0}, errors{0}, events_sent{0}, cases_sent{0}, aborted{0};
     bool not_found_ = false;  // the failed request named an unknown case
 
-    struct Out {
-        std::string topic, header;
-        std::optional<std::string> doc;
-    };
+    // The answer being sent: the client's envelope and whether the rest of the answer was
+    // dropped (its queue full, or it is gone). Items go out as the statement steps, never built
+    // up first, so the client starts on a page while the server still reads it.
+    const std::vector<zmq::message_t>* env = nullptr;
+    std::size_t env_body = 1;
+    bool cut = false;
+    bool terminating = false;  // the context is ending (seen inside a query: leave after it)
+    std::string topic_buf, header_buf;  // reused per item
 
     struct Request {
         std::string op;
@@ -509,7 +529,8 @@ struct ReplayServer::Impl {
                 zmq::poll(items, 2, std::chrono::milliseconds(-1));
                 if (items[1].revents & ZMQ_POLLIN) break;
                 if (!(items[0].revents & ZMQ_POLLIN)) continue;
-                for (int i = 0; i < 64 && recv_multipart(router, frames); ++i) serve(frames);
+                for (int i = 0; i < 64 && !terminating && recv_multipart(router, frames); ++i) serve(frames);
+                if (terminating) break;
             } catch (const zmq::error_t& e) {
                 if (e.num() == EINTR) continue;
                 if (e.num() != ETERM) spdlog::error("replay server on {}: {}", endpoint, e.what());
@@ -525,66 +546,72 @@ struct ReplayServer::Impl {
         // [routing id][optional empty delimiter][request]
         std::size_t body = 1;
         if (frames.size() >= 3 && frames[1].size() == 0) body = 2;
-        std::vector<Out> out;
+        env = &frames;
+        env_body = body;
+        cut = false;
         json req_id;
         if (frames.size() != body + 1) {
-            error(out, req_id, "bad_request",
+            error(req_id, "bad_request",
                   "request must be one frame of JSON, got " + std::to_string(frames.size() > 0 ? frames.size() - 1 : 0) + " frames");
         } else {
-            handle(frames[body].to_string_view(), out, req_id);
+            handle(frames[body].to_string_view(), req_id);
         }
-        send(frames, body, out);
+        env = nullptr;
     }
 
-    static void error(std::vector<Out>& out, const json& req_id, std::string code, std::string message) {
-        out.clear();
+    void error(const json& req_id, std::string code, std::string message) {
         json e = {{"error", std::move(message)}, {"code", std::move(code)}};
         if (!req_id.is_null()) e["req"] = req_id;
-        out.push_back({std::string(kErrorTopic), dump(e), std::nullopt});
+        emit(kErrorTopic, dump(e));
     }
 
-    void send(std::vector<zmq::message_t>& frames, std::size_t body, const std::vector<Out>& out) {
-        for (const auto& o : out) {
-            try {
-                // ROUTER_MANDATORY: EAGAIN (nullopt) when this client's queue is full,
-                // EHOSTUNREACH (throws) when it is gone. Either way the rest is abandoned; the
-                // client times out and asks again.
-                if (!router.send(zmq::buffer(frames[0].data(), frames[0].size()),
-                                 zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
-                    ++aborted;
-                    return;
-                }
-                if (body == 2) router.send(zmq::message_t(), zmq::send_flags::sndmore);
-                router.send(zmq::buffer(o.topic), zmq::send_flags::sndmore);
-                router.send(zmq::buffer(o.header), o.doc ? zmq::send_flags::sndmore : zmq::send_flags::none);
-                if (o.doc) router.send(zmq::buffer(*o.doc), zmq::send_flags::none);
-            } catch (const zmq::error_t& e) {
-                if (e.num() == ETERM) throw;
+    // Sends one reply message to the client being answered; false once its answer is cut off.
+    bool emit(std::string_view topic, std::string_view header, const void* doc = nullptr, std::size_t doc_size = 0,
+              bool has_doc = false) {
+        if (cut) return false;
+        const auto& frames = *env;
+        try {
+            // ROUTER_MANDATORY: EAGAIN (nullopt) when this client's queue is full, EHOSTUNREACH
+            // (throws) when it is gone. Either way the rest is abandoned; the client times out
+            // and asks again.
+            if (!router.send(zmq::buffer(frames[0].data(), frames[0].size()),
+                             zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
                 ++aborted;
-                return;
+                cut = true;
+                return false;
             }
+            if (env_body == 2) router.send(zmq::message_t(), zmq::send_flags::sndmore);
+            router.send(zmq::buffer(topic), zmq::send_flags::sndmore);
+            router.send(zmq::buffer(header), has_doc ? zmq::send_flags::sndmore : zmq::send_flags::none);
+            if (has_doc) router.send(zmq::buffer(doc, doc_size), zmq::send_flags::none);
+        } catch (const zmq::error_t& e) {
+            if (e.num() == ETERM) terminating = true;
+            else ++aborted;
+            cut = true;
+            return false;
         }
+        return true;
     }
 
-    // Reads and checks a request; on failure `out` holds the error reply.
-    bool parse(std::string_view body, Request& r, std::vector<Out>& out, json& req_id) {
+    // Reads and checks a request; on failure the error reply has been sent.
+    bool parse(std::string_view body, Request& r, json& req_id) {
         if (body.size() > 65536) {
-            error(out, req_id, "bad_request", "request is " + std::to_string(body.size()) + " bytes; at most 65536 are accepted");
+            error(req_id, "bad_request", "request is " + std::to_string(body.size()) + " bytes; at most 65536 are accepted");
             return false;
         }
         const json j = json::parse(body, nullptr, false);
         if (j.is_discarded()) {
-            error(out, req_id, "bad_request", "request is not valid JSON");
+            error(req_id, "bad_request", "request is not valid JSON");
             return false;
         }
         if (!j.is_object()) {
-            error(out, req_id, "bad_request", "request must be a JSON object, got " + std::string(j.type_name()));
+            error(req_id, "bad_request", "request must be a JSON object, got " + std::string(j.type_name()));
             return false;
         }
         if (auto it = j.find("req"); it != j.end()) req_id = *it;
         const auto op = j.find("op");
         if (op == j.end() || !op->is_string()) {
-            error(out, req_id, "bad_request", "request has no \"op\" (since, snapshot, case or head)");
+            error(req_id, "bad_request", "request has no \"op\" (since, snapshot, case or head)");
             return false;
         }
         r.op = op->get<std::string>();
@@ -594,7 +621,7 @@ struct ReplayServer::Impl {
         else if (r.op == "snapshot") allowed.insert(allowed.end(), {"after", "limit", "include_closed", "changed_since"});
         else if (r.op == "case") allowed.insert(allowed.end(), {"case_id", "seq", "limit"});
         else if (r.op != "head") {
-            error(out, req_id, "bad_request", "unknown op " + quote(r.op) + " (since, snapshot, case or head)");
+            error(req_id, "bad_request", "unknown op " + quote(r.op) + " (since, snapshot, case or head)");
             return false;
         }
         if (filters) allowed.insert(allowed.end(), std::begin(kFilterKeys), std::end(kFilterKeys));
@@ -604,18 +631,18 @@ struct ReplayServer::Impl {
             if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
                 std::string known;
                 for (const auto& a : allowed) known += (known.empty() ? "" : ", ") + a;
-                error(out, req_id, "bad_request", where + "unknown key " + quote(k) + " (known: " + known + ")");
+                error(req_id, "bad_request", where + "unknown key " + quote(k) + " (known: " + known + ")");
                 return false;
             }
         }
         auto u64 = [&](const char* key, bool required, std::uint64_t& value) {
             const auto it = j.find(key);
             if (it == j.end()) {
-                if (required) error(out, req_id, "bad_request", where + "\"" + key + "\" is missing");
+                if (required) error(req_id, "bad_request", where + "\"" + key + "\" is missing");
                 return !required;
             }
             if (!it->is_number_unsigned()) {
-                error(out, req_id, "bad_request", where + "\"" + key + "\" must be a non-negative integer, got " + dump(*it));
+                error(req_id, "bad_request", where + "\"" + key + "\" must be a non-negative integer, got " + dump(*it));
                 return false;
             }
             value = it->get<std::uint64_t>();
@@ -624,7 +651,7 @@ struct ReplayServer::Impl {
         std::uint64_t limit = options.default_limit;
         if (!u64("limit", false, limit)) return false;
         if (limit == 0) {
-            error(out, req_id, "bad_request", where + "\"limit\" must be at least 1");
+            error(req_id, "bad_request", where + "\"limit\" must be at least 1");
             return false;
         }
         r.limit = static_cast<std::uint32_t>(std::min<std::uint64_t>(limit, options.max_limit));
@@ -633,7 +660,7 @@ struct ReplayServer::Impl {
             if (!u64("seq", false, r.seq)) return false;
             const auto it = j.find("case_id");
             if (it == j.end() || !it->is_string() || it->get<std::string>().empty()) {
-                error(out, req_id, "bad_request", where + "\"case_id\" must be a non-empty string");
+                error(req_id, "bad_request", where + "\"case_id\" must be a non-empty string");
                 return false;
             }
             r.case_id = it->get<std::string>();
@@ -641,14 +668,14 @@ struct ReplayServer::Impl {
         if (r.op == "snapshot") {
             if (auto it = j.find("after"); it != j.end()) {
                 if (!it->is_string()) {
-                    error(out, req_id, "bad_request", where + "\"after\" must be a case_id string, got " + dump(*it));
+                    error(req_id, "bad_request", where + "\"after\" must be a case_id string, got " + dump(*it));
                     return false;
                 }
                 r.after = it->get<std::string>();
             }
             if (auto it = j.find("include_closed"); it != j.end()) {
                 if (!it->is_boolean()) {
-                    error(out, req_id, "bad_request", where + "\"include_closed\" must be true or false, got " + dump(*it));
+                    error(req_id, "bad_request", where + "\"include_closed\" must be true or false, got " + dump(*it));
                     return false;
                 }
                 r.include_closed = it->get<bool>();
@@ -662,7 +689,7 @@ struct ReplayServer::Impl {
         if (filters) {
             auto f = FeedFilter::from_json(j);
             if (!f) {
-                error(out, req_id, "bad_request", where + f.error().message);
+                error(req_id, "bad_request", where + f.error().message);
                 return false;
             }
             r.filter = std::move(*f);
@@ -670,40 +697,75 @@ struct ReplayServer::Impl {
         return true;
     }
 
-    void handle(std::string_view body, std::vector<Out>& out, json& req_id) {
+    void handle(std::string_view body, json& req_id) {
         Request r;
-        if (!parse(body, r, out, req_id)) {
+        if (!parse(body, r, req_id)) {
             ++errors;
             return;
         }
         json end;
-        Result<void> done = r.op == "since"      ? since(r, out, end)
-                            : r.op == "snapshot" ? snapshot(r, out, end)
-                            : r.op == "case"     ? one_case(r, out, end)
+        Result<void> done = r.op == "since"      ? since(r, end)
+                            : r.op == "snapshot" ? snapshot(r, end)
+                            : r.op == "case"     ? one_case(r, end)
                                                  : head(end);
         if (!done) {
             ++errors;
             const bool not_found = not_found_;
             not_found_ = false;
             if (!not_found) spdlog::warn("replay server: {} request failed: {}", r.op, done.error().message);
-            error(out, req_id, not_found ? "not_found" : "store", done.error().message);
+            // Items may have gone out before a store failure: they are right, the page is
+            // cut short by the error (a client asks again from its last event).
+            error(req_id, not_found ? "not_found" : "store", done.error().message);
             return;
         }
+        if (cut) return;  // the rest of this answer was dropped: no end, the client asks again
         end["end"] = true;
         if (!req_id.is_null()) end["req"] = req_id;
-        out.push_back({std::string(kEndTopic), dump(end), std::nullopt});
+        emit(kEndTopic, dump(end));
     }
 
-    static Out event_out(EventRow&& e) {
-        Out o{event_topic(e.street_code), dump(event_header(e)), std::nullopt};
-        o.doc = std::move(e.doc);
-        return o;
+    bool emit_event(const EventRow& e) {
+        topic_buf = event_topic(e.street_code);
+        header_buf = event_header_text(e);
+        return emit(topic_buf, header_buf, e.doc.data(), e.doc.size(), true);
     }
 
-    static Out case_out(CaseState&& c) {
-        Out o{case_topic(c.street_code), dump(case_header(c)), std::nullopt};
-        o.doc = std::move(c.doc);
-        return o;
+    static std::string_view column_view(sqlite3_stmt* s, int col) {
+        const void* b = sqlite3_column_blob(s, col);
+        return b ? std::string_view(static_cast<const char*>(b), static_cast<std::size_t>(sqlite3_column_bytes(s, col)))
+                 : std::string_view();
+    }
+
+    // One event of event_columns() straight from the row, no EventRow: the header written from
+    // views of the columns, the document copied once, from SQLite's page into the message.
+    bool emit_event_row(sqlite3_stmt* s, std::uint64_t& seq, std::size_t& doc_bytes) {
+        wire::EventFields f;
+        f.seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
+        f.case_id = column_view(s, 1);
+        f.type = column_view(s, 2);
+        f.street_code = column_view(s, 3);
+        f.prev_street_seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 4));
+        f.community_code = column_view(s, 5);
+        f.grid_code = column_view(s, 6);
+        f.category_family = column_view(s, 7);
+        f.status = column_view(s, 8);
+        f.at = sqlite3_column_int64(s, 9);
+        f.detail = column_view(s, 10);
+        const std::string_view doc = column_view(s, 11);
+        topic_buf.assign(kEventTopicPrefix);
+        topic_buf += f.street_code.empty() ? std::string_view("-") : f.street_code;
+        topic_buf += '.';
+        header_buf.clear();
+        if (!wire::append_event_header(header_buf, f)) header_buf = dump(event_header(read_event(s, false)));
+        seq = f.seq;
+        doc_bytes = doc.size();
+        return emit(topic_buf, header_buf, doc.data(), doc.size(), true);
+    }
+
+    bool emit_case(const CaseState& c) {
+        topic_buf = case_topic(c.street_code);
+        header_buf = dump(case_header(c));
+        return emit(topic_buf, header_buf, c.doc.data(), c.doc.size(), true);
     }
 
     Result<void> head(json& end) {
@@ -715,7 +777,7 @@ struct ReplayServer::Impl {
         return {};
     }
 
-    Result<void> since(const Request& r, std::vector<Out>& out, json& end) {
+    Result<void> since(const Request& r, json& end) {
         ReadTxn txn(*db);
         if (auto t = txn.begin(); !t) return t;
         auto h = db->head();
@@ -733,11 +795,12 @@ struct ReplayServer::Impl {
                 more = true;
                 return false;
             }
-            EventRow e = read_event(s);
+            std::uint64_t seq = 0;
+            std::size_t doc_bytes = 0;
+            if (!emit_event_row(s, seq, doc_bytes)) return false;
             ++n;
-            bytes += e.doc.size();
-            last = e.seq;
-            out.push_back(event_out(std::move(e)));
+            bytes += doc_bytes;
+            last = seq;
             return true;
         });
         if (!q) return q;
@@ -746,7 +809,7 @@ struct ReplayServer::Impl {
         return {};
     }
 
-    Result<void> snapshot(const Request& r, std::vector<Out>& out, json& end) {
+    Result<void> snapshot(const Request& r, json& end) {
         ReadTxn txn(*db);
         if (auto t = txn.begin(); !t) return t;
         auto h = db->head();
@@ -770,10 +833,10 @@ struct ReplayServer::Impl {
                 return false;
             }
             CaseState c = read_case(s);
+            if (!emit_case(c)) return false;
             ++n;
             bytes += c.doc.size();
             last = c.case_id;
-            out.push_back(case_out(std::move(c)));
             return true;
         });
         if (!q) return q;
@@ -783,7 +846,7 @@ struct ReplayServer::Impl {
         return {};
     }
 
-    Result<void> one_case(const Request& r, std::vector<Out>& out, json& end) {
+    Result<void> one_case(const Request& r, json& end) {
         ReadTxn txn(*db);
         if (auto t = txn.begin(); !t) return t;
         auto h = db->head();
@@ -798,8 +861,7 @@ struct ReplayServer::Impl {
             not_found_ = true;
             return make_error("case " + quote(r.case_id) + " not found");
         }
-        out.push_back(case_out(std::move(*state)));
-        ++cases_sent;
+        if (emit_case(*state)) ++cases_sent;
         std::uint32_t n = 0;
         std::uint64_t last = r.seq;
         bool more = false;
@@ -810,9 +872,9 @@ struct ReplayServer::Impl {
                               return false;
                           }
                           EventRow e = read_event(s);
+                          if (!emit_event(e)) return false;
                           ++n;
                           last = e.seq;
-                          out.push_back(event_out(std::move(e)));
                           return true;
                       });
         if (!q) return q;
@@ -948,6 +1010,8 @@ Result<ReplayPage> ReplayClient::request(json request, std::chrono::milliseconds
 
 struct FeedClient::Impl {
     static constexpr std::size_t kMaxReady = 1024;  // live events decoded ahead of the application
+    static constexpr int kPumpEvery = 64;
+    int since_pump = 0;
     zmq::context_t& ctx;
     FeedClientOptions o;
     zmq::socket_t sub;
@@ -1126,7 +1190,10 @@ struct FeedClient::Impl {
                     std::uint64_t upto = 0;
                     (void)get_u64(h, "upto", upto);
                     last = std::max(last, upto);
+                    // One request ahead: the next page is on its way while this one is handed
+                    // out (pump() reads it only once less than a page waits in `ready`).
                     if (!h.value("more", false)) go_live();
+                    else send_request();
                 } else if (phase == Phase::snapshot) {
                     std::uint64_t seq = 0;
                     (void)get_u64(h, "seq", seq);
@@ -1157,6 +1224,7 @@ struct FeedClient::Impl {
                         last = snap_seq;
                         phase = Phase::since;  // then every event after the snapshot's seq
                     }
+                    send_request();  // one request ahead, as for since
                 }
                 return;
             }
@@ -1192,6 +1260,13 @@ struct FeedClient::Impl {
             }
             if (in_flight)
                 for (int i = 0; i < 4096 && in_flight; ++i) {
+                    // At most a page decoded ahead of the application, the next one left in the
+                    // socket (its HWM and the server's hold it): two pages at most. The wait is
+                    // ours, not the server's, so it does not count towards the request timeout.
+                    if (phase != Phase::live && ready.size() >= o.page_limit) {
+                        last_reply = Clock::now();
+                        break;
+                    }
                     auto r = rq.recv();
                     if (!r) break;
                     on_reply(std::move(*r));
@@ -1202,6 +1277,15 @@ struct FeedClient::Impl {
     }
 
     bool next(FeedEvent& out, std::chrono::milliseconds timeout) {
+        // Decoded events go out without a look at the sockets each time (a non-blocking receive
+        // on an empty socket is a system call or two, more than handing out an event costs);
+        // the sockets are read every kPumpEvery events, and whenever `ready` runs dry.
+        if (!ready.empty() && ++since_pump < kPumpEvery) {
+            out = std::move(ready.front());
+            ready.pop_front();
+            return true;
+        }
+        since_pump = 0;
         const auto deadline = Clock::now() + timeout;
         if (phase == Phase::idle) begin();
         for (;;) {
@@ -1218,7 +1302,8 @@ struct FeedClient::Impl {
                 return true;
             }
             const auto now = Clock::now();
-            // The credit: the next page is asked for only once the last one was consumed.
+            // The first request, and a retry after a failure (the next page is asked for when
+            // the last one's end arrives, see on_reply()).
             if (phase != Phase::live && !in_flight && now >= retry_at) send_request();
             if (in_flight && now - last_reply > o.request_timeout) {
                 last_error = "no answer from " + o.snapshot_endpoint + " within " +

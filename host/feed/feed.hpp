@@ -55,8 +55,14 @@ std::string case_topic(std::string_view street_code);
 // The header frame of an event: every EventRow field but `doc` (the next frame); `detail` as
 // a JSON object (a string when it is not valid JSON).
 nlohmann::json event_header(const EventRow& e);
-// The reverse; fails with a one-line message naming the missing or mistyped field.
+// The header frame as sent: the text of event_header(), written without a DOM when it can be
+// (host/feed/wire.hpp), byte for byte the same.
+std::string event_header_text(const EventRow& e);
+// The reverse; fails with a one-line message naming the missing or mistyped field. Reads the
+// layout event_header_text() writes without a DOM, anything else with parse_event_json(); the
+// result is the same either way.
 Result<EventRow> parse_event(std::string_view header, std::string doc);
+Result<EventRow> parse_event_json(std::string_view header, std::string doc);
 
 // ---- filters ------------------------------------------------------------------------------
 

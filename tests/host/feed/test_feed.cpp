@@ -2,6 +2,7 @@
 // filled with synthetic events whose seq is dense. A simulated hub thread commits batches,
 // then publishes them and sends heartbeats, exactly as casehubd does.
 #include "feed/feed.hpp"
+#include "feed/wire.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -19,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <random>
@@ -1067,4 +1069,274 @@ TEST_CASE("casehub feed tail, export and cases show", "[integration]") {
         CHECK(r.rc == 3);
         CHECK(slurp(fx.dir.path / "cli.err").find("no answer to the snapshot request within 300 ms") != std::string::npos);
     }
+}
+
+TEST_CASE("feed client: a replay over many pages, one request ahead, gets every event once, in order", "[integration]") {
+    Fixture fx(300);
+    for (int i = 0; i < 4; ++i) fx.store->append(500);
+    const auto all = fx.store->events();
+    auto o = fx.client();
+    o.page_limit = 64;  // 32 pages
+    o.request_timeout = 400ms;
+    auto c = FeedClient::connect(fx.ctx, o);
+    REQUIRE(c.ok());
+    // A consumer that stalls now and then for longer than the request timeout: the page waiting
+    // in the socket is its own doing, not the server's silence, so nothing is asked again.
+    std::vector<FeedEvent> got;
+    FeedEvent ev;
+    const auto until = Clock::now() + 20s;
+    while (got.size() < all.size() && Clock::now() < until) {
+        if (!(*c)->next(ev, 50ms)) continue;
+        got.push_back(std::move(ev));
+        if (got.size() == 10 || got.size() == 64 || got.size() == 700) std::this_thread::sleep_for(600ms);
+    }
+    REQUIRE(got.size() == all.size());
+    REQUIRE(seqs_of(got) == iota(1, all.size()));
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        REQUIRE(got[i].source == FeedEvent::Source::replay);
+        REQUIRE(got[i].row.doc == all[i].doc);
+        REQUIRE(got[i].row.detail == all[i].detail);
+        REQUIRE(got[i].row.case_id == all[i].case_id);
+        REQUIRE(got[i].row.prev_street_seq == all[i].prev_street_seq);
+    }
+    CHECK((*c)->counters().replayed == all.size());
+    CHECK((*c)->counters().request_retries == 0);
+    CHECK((*c)->last_seq() == all.size());
+    CHECK((*c)->live());
+    CHECK(fx.replay->stats().aborted == 0);
+    CHECK(fx.replay->stats().requests == 32);  // 31 full pages, then 16 events with more=false
+    CHECK((*c)->next(ev, 100ms) == false);     // and nothing twice
+}
+
+TEST_CASE("feed client: page boundaries with a filter, one request ahead", "[integration]") {
+    Fixture fx;
+    for (int i = 0; i < 6; ++i) fx.store->append(250);
+    const auto all = fx.store->events();
+    for (const json& filter : {json{{"street", "320104003"}}, json{{"family", "noise"}},
+                               json{{"street", ""}, {"status", "closed"}}}) {
+        INFO(filter.dump());
+        const FeedFilter f = *FeedFilter::from_json(filter);
+        std::vector<std::uint64_t> want;
+        for (const auto& e : all)
+            if (e.seq > 40 && f.matches(e)) want.push_back(e.seq);
+        auto o = fx.client(FeedClientOptions::Start::from_seq, 40);
+        o.filter = f;
+        o.page_limit = 7;  // boundaries everywhere, and pages whose `upto` is past their last event
+        auto c = FeedClient::connect(fx.ctx, o);
+        REQUIRE(c.ok());
+        const auto got = collect(**c, [&](const std::vector<FeedEvent>& g) { return g.size() >= want.size() && (*c)->live(); }, 20s);
+        CHECK(seqs_of(got) == want);
+        for (const auto& e : got) CHECK(f.matches(e.row));
+        CHECK((*c)->last_seq() == all.size());
+        CHECK((*c)->counters().request_retries == 0);
+    }
+}
+
+TEST_CASE("replay: a client whose queue is full loses the rest of the answer, and no end comes", "[integration]") {
+    ReplayOptions ro;
+    ro.sndhwm = 8;
+    Fixture fx(4000, ro);
+    fx.store->append(600);  // ~2.6 MB: more than the socket buffers hold
+    zmq::socket_t d(fx.ctx, zmq::socket_type::dealer);
+    d.set(zmq::sockopt::linger, 0);
+    d.set(zmq::sockopt::rcvhwm, 8);
+    d.connect(fx.snap_ep);
+    d.send(zmq::str_buffer(R"({"op":"since","seq":0,"limit":600,"req":1})"));
+    // The server streams until the queue is full, drops the rest at once, and serves others.
+    const auto until = Clock::now() + 5s;
+    while (fx.replay->stats().aborted == 0 && Clock::now() < until) std::this_thread::sleep_for(10ms);
+    REQUIRE(fx.replay->stats().aborted == 1);
+    ReplayClient other(fx.ctx, fx.snap_ep);
+    auto h = other.request({{"op", "head"}}, 2s);
+    REQUIRE(h.ok());
+    CHECK(h->end["head"] == 600);
+    std::vector<std::uint64_t> seqs;
+    bool end = false;
+    for (;;) {
+        zmq::pollitem_t it{d.handle(), 0, ZMQ_POLLIN, 0};
+        zmq::poll(&it, 1, std::chrono::milliseconds(300));
+        std::vector<zmq::message_t> frames;
+        zmq::message_t m;
+        if (!d.recv(m, zmq::recv_flags::dontwait)) break;
+        frames.push_back(std::move(m));
+        while (frames.back().more()) {
+            zmq::message_t n;
+            REQUIRE(d.recv(n));
+            frames.push_back(std::move(n));
+        }
+        if (frames[0].to_string() == "end") end = true;
+        else {
+            REQUIRE(frames.size() == 3);
+            auto e = parse_event(frames[1].to_string_view(), frames[2].to_string());
+            REQUIRE(e.ok());
+            seqs.push_back(e->seq);
+        }
+    }
+    CHECK_FALSE(end);
+    CHECK(seqs.size() < 600);
+    CHECK(seqs == iota(1, seqs.size()));  // what came is a prefix, in order
+}
+
+namespace {
+
+EventRow wire_row() {
+    EventRow e;
+    e.seq = 42;
+    e.case_id = "C20260309-000001";
+    e.type = "created";
+    e.street_code = "320104002";
+    e.prev_street_seq = 17;
+    e.community_code = "320104002005";
+    e.grid_code = "32010400200508";
+    e.category_family = "city_appearance";
+    e.status = "reported";
+    e.at = 1773017000123;
+    e.detail = R"({"why":"new record"})";
+    return e;
+}
+
+void same_row(const EventRow& a, const EventRow& b) {
+    CHECK(a.seq == b.seq);
+    CHECK(a.case_id == b.case_id);
+    CHECK(a.type == b.type);
+    CHECK(a.street_code == b.street_code);
+    CHECK(a.prev_street_seq == b.prev_street_seq);
+    CHECK(a.community_code == b.community_code);
+    CHECK(a.grid_code == b.grid_code);
+    CHECK(a.category_family == b.category_family);
+    CHECK(a.status == b.status);
+    CHECK(a.at == b.at);
+    CHECK(a.detail == b.detail);
+    CHECK(a.doc == b.doc);
+}
+
+// parse_event (fast path first) and the nlohmann parser agree on `header`, success or error.
+void same_parse(const std::string& header) {
+    INFO(header);
+    auto fast = parse_event(header, "doc");
+    auto slow = parse_event_json(header, "doc");
+    REQUIRE(fast.ok() == slow.ok());
+    if (fast.ok()) same_row(*fast, *slow);
+    else CHECK(fast.error().message == slow.error().message);
+}
+
+}  // namespace
+
+TEST_CASE("feed wire: the header written without a DOM is nlohmann's, byte for byte, and reads back the same", "[runtime]") {
+    const std::vector<std::string> strings = {
+        "", "plain", "quote \" and backslash \\ and slash /", "秦淮区中山南路 12 号", "tab\there\nnewline\rcr",
+        std::string("nul \0 inside", 12), "\x01\x02\x07\x08\x0b\x0c\x0e\x1f controls", "del \x7f", "emoji 😀 and é",
+        "mixed \"中文\"\\\t\x1b end"};
+    const std::vector<std::string> details = {
+        "", "{}", R"({"why":"new record"})", R"({"a":1,"b":[1,2,{"c":null}],"d":true,"e":false})",
+        R"({"n":-5,"u":18446744073709551615,"f":0.5,"g":1e-07,"h":-0.0,"i":123456.789})",
+        R"({"s":"中文 \"q\" \\ \n \u0001 \u001f"})", R"({"b":1,"a":2})", R"({ "a": 1 })", R"({"a":1.0})",
+        R"({"a":1E5})", R"({"a":"\u00e9"})", R"({"a":"\/"})", R"({"a":-0})", R"({"a":1,"a":2})",
+        R"({"a":99999999999999999999})", R"({"k\"ey":1})", R"(["array"])", R"("a string")", "not json {",
+        "{\"bad\":\"\xff\"}", R"({"deep":[[[[[[[[[[{"x":[]}]]]]]]]]]]})", "42", "null"};
+    EventRow e = wire_row();
+    std::size_t n = 0;
+    for (const auto& s : strings)
+        for (const auto& d : details) {
+            e.case_id = s;
+            e.status = strings[(n + 3) % strings.size()];
+            e.street_code = strings[(n + 5) % strings.size()];
+            e.type = strings[(n + 7) % strings.size()];
+            e.detail = d;
+            e.at = (n % 3 == 0) ? -static_cast<std::int64_t>(n) * 1000 : static_cast<std::int64_t>(n) * 1000000007;
+            e.seq = n % 5 == 0 ? std::numeric_limits<std::uint64_t>::max() : n;
+            ++n;
+            INFO("case_id " << json(s).dump() << " detail " << d);
+            const std::string text = event_header_text(e);
+            REQUIRE(text == event_header(e).dump(-1, ' ', false, json::error_handler_t::replace));
+            same_parse(text);
+            // A detail the hub stores (nlohmann's dump of an object) is written without the DOM;
+            // any object detail on the wire is read without it (but for a key holding an escape,
+            // which the canonical check leaves to nlohmann).
+            std::string written;
+            CHECK(casehub::host::wire::append_event_header(written, casehub::host::wire::fields_of(e)) ==
+                  (d.empty() || (d[0] == '{' && casehub::host::wire::is_canonical_json(d))));
+            EventRow row;
+            CHECK(casehub::host::wire::parse_event_header_fast(text, row) ==
+                  (d.empty() || (json::parse(d, nullptr, false).is_object() && d != R"({"k\"ey":1})")));
+            auto back = parse_event(text, "doc");
+            REQUIRE(back.ok());
+            CHECK(back->case_id == s);
+            CHECK(back->seq == e.seq);
+            CHECK(back->at == e.at);
+        }
+    // Invalid UTF-8 in a field: nlohmann's replacement, also byte for byte.
+    e.detail = "{}";
+    e.case_id = "bad \xc3\x28 utf8 \xed\xa0\x80 \xf4\x90\x80\x80";
+    const std::string text = event_header_text(e);
+    CHECK(text == event_header(e).dump(-1, ' ', false, json::error_handler_t::replace));
+    same_parse(text);
+}
+
+TEST_CASE("feed wire: headers laid out otherwise read exactly as nlohmann reads them", "[runtime]") {
+    const std::string base = event_header_text(wire_row());
+    same_parse(base);
+    for (const std::string& h : {
+             std::string(R"({"seq":1,"type":"t","case_id":"c","street_code":"","prev_street_seq":0,"community_code":"","grid_code":"","category_family":"f","status":"s","at":5,"detail":{"b":1,"a":2}})"),
+             std::string(R"( {"at":5,"case_id":"c","category_family":"f","community_code":"","detail":{},"grid_code":"","prev_street_seq":0,"seq":1,"status":"s","street_code":"","type":"t"} )"),
+             std::string(R"({"at":5,"case_id":"\u00e9\ud83d\ude00\/","category_family":"f","community_code":"","detail":{},"grid_code":"","prev_street_seq":0,"seq":1,"status":"s","street_code":"","type":"t"})"),
+             std::string(R"({"at":5,"case_id":"\ud83d","category_family":"f","community_code":"","detail":{},"grid_code":"","prev_street_seq":0,"seq":1,"status":"s","street_code":"","type":"t"})"),
+             std::string(R"({"at":5,"case_id":"\udc00x","category_family":"f","community_code":"","detail":{},"grid_code":"","prev_street_seq":0,"seq":1,"status":"s","street_code":"","type":"t"})"),
+             std::string(R"({"at":-0,"case_id":"c","category_family":"f","community_code":"","detail":{},"grid_code":"","prev_street_seq":0,"seq":1,"status":"s","street_code":"","type":"t"})"),
+             std::string(R"({"at":5,"case_id":"c","category_family":"f","community_code":"","detail":{},"grid_code":"","prev_street_seq":-0,"seq":1.0,"status":"s","street_code":"","type":"t"})"),
+             std::string(R"({"at":5,"case_id":"c","category_family":"f","community_code":"","detail":{},"grid_code":"","prev_street_seq":0,"seq":01,"status":"s","street_code":"","type":"t"})"),
+             std::string(R"({"at":9223372036854775808,"case_id":"c","category_family":"f","community_code":"","detail":{},"grid_code":"","prev_street_seq":0,"seq":18446744073709551616,"status":"s","street_code":"","type":"t"})"),
+             std::string(R"({"at":-9223372036854775808,"case_id":"c","category_family":"f","community_code":"","detail":"a string","grid_code":"","prev_street_seq":0,"seq":1,"status":"s","street_code":"","type":"t"})"),
+             std::string(R"({"at":5,"case_id":"c","category_family":"f","community_code":"","detail":{"x":1 },"grid_code":"","prev_street_seq":0,"seq":1,"status":"s","street_code":"","type":"t"})"),
+             std::string(R"({"at":5,"case_id":"c","category_family":"f","community_code":"","detail":{},"grid_code":"","prev_street_seq":0,"seq":1,"status":"s","street_code":"","type":"t"}x)"),
+             std::string(R"({"at":5,"case_id":"c","category_family":"f","community_code":"","detail":{},"grid_code":"","prev_street_seq":0,"seq":1,"status":"s","street_code":"","type":"t","extra":1})"),
+             std::string(R"({"at":5,"case_id":"c","category_family":"f","community_code":"","grid_code":"","prev_street_seq":0,"seq":1,"status":"s","street_code":"","type":"t"})"),
+             std::string(R"({"at":5,"case_id":3,"category_family":"f","community_code":"","detail":{},"grid_code":"","prev_street_seq":0,"seq":1,"status":"s","street_code":"","type":"t"})"),
+             std::string("{\"at\":5,\"case_id\":\"tab\tinside\",\"category_family\":\"f\",\"community_code\":\"\",\"detail\":{},\"grid_code\":\"\",\"prev_street_seq\":0,\"seq\":1,\"status\":\"s\",\"street_code\":\"\",\"type\":\"t\"}"),
+             std::string("{\"at\":5,\"case_id\":\"\xe4\xb8\",\"category_family\":\"f\",\"community_code\":\"\",\"detail\":{},\"grid_code\":\"\",\"prev_street_seq\":0,\"seq\":1,\"status\":\"s\",\"street_code\":\"\",\"type\":\"t\"}"),
+             base.substr(0, base.size() - 1), base.substr(0, base.size() / 2), std::string("{}"), std::string("")})
+        same_parse(h);
+    // Every truncation and every single-byte change of a real header.
+    for (std::size_t i = 0; i < base.size(); ++i) {
+        same_parse(base.substr(0, i));
+        for (const char c : {' ', '"', '\\', '0', '-', '.', 'e', '}', '\x01', '\xe4'}) {
+            std::string m = base;
+            m[i] = c;
+            same_parse(m);
+        }
+    }
+}
+
+TEST_CASE("feed wire: the canonical-form check never says yes to a text nlohmann would write otherwise", "[runtime]") {
+    std::minstd_rand rng(7);
+    const std::vector<std::string> atoms = {"0", "-1", "7", "0.5", "1e300", "-2.5e-8", "true", "null", "\"\"", "\"a\"",
+                                            "\"中\"", "\"\\u0001\"", "\"\\\"\"", "1.0", "-0", "01", "\"\\/\"", "1E2"};
+    const std::vector<std::string> keys = {"\"a\"", "\"b\"", "\"ab\"", "\"中\"", "\"\"", "\"A\""};
+    std::function<std::string(int)> gen = [&](int depth) -> std::string {
+        const int k = static_cast<int>(rng() % (depth > 3 ? 1 : 4));
+        if (k == 0) return atoms[rng() % atoms.size()];
+        std::string s = k == 1 ? "[" : "{";
+        const int n = static_cast<int>(rng() % 4);
+        for (int i = 0; i < n; ++i) {
+            if (i) s += rng() % 20 ? "," : ", ";
+            if (k != 1) s += keys[rng() % keys.size()] + (rng() % 20 ? ":" : " :");
+            s += gen(depth + 1);
+        }
+        return s + (k == 1 ? "]" : "}");
+    };
+    int canonical = 0;
+    for (int i = 0; i < 20000; ++i) {
+        const std::string t = gen(0);
+        const bool yes = casehub::host::wire::is_canonical_json(t);
+        const json j = json::parse(t, nullptr, false);
+        INFO(t);
+        if (yes) {
+            REQUIRE_FALSE(j.is_discarded());
+            REQUIRE(j.dump() == t);
+            ++canonical;
+        }
+        // What nlohmann writes is canonical (the check is only conservative on escaped keys).
+        if (!j.is_discarded()) CHECK(casehub::host::wire::is_canonical_json(j.dump()));
+    }
+    CHECK(canonical > 1000);
 }

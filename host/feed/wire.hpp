@@ -1,0 +1,53 @@
+// The event header frame without a JSON DOM: the replay server and the publisher write it per
+// event, FeedClient reads it per event, and nlohmann's DOM cost a quarter of either side's CPU.
+//
+// Both directions are exact stand-ins for the DOM code in feed.cpp (event_header() dumped by
+// nlohmann, parse_event()'s general parser): the text written is byte for byte what nlohmann
+// writes (keys in its sorted order), and a header read gives the same EventRow. Whatever they
+// are not sure of (a detail that is not in nlohmann's canonical form, invalid UTF-8, a number
+// or a key order they do not expect) they decline, and the caller takes the DOM path.
+#pragma once
+
+#include "store/events.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace casehub::host::wire {
+
+// An event's header fields as views: into an EventRow or straight into a SQLite row.
+struct EventFields {
+    std::uint64_t seq = 0;
+    std::string_view case_id, type, street_code;
+    std::uint64_t prev_street_seq = 0;
+    std::string_view community_code, grid_code, category_family, status;
+    std::int64_t at = 0;
+    std::string_view detail;  // stored JSON text; "" is {}
+};
+
+EventFields fields_of(const EventRow& e);
+
+// Appends `s` as a JSON string exactly as nlohmann's dump() does (ensure_ascii off): \" \\ \b
+// \f \n \r \t, other control characters as \u00xx, everything else as is. False (and `out`
+// unspecified) when `s` is not valid UTF-8: nlohmann would substitute, the caller falls back.
+bool append_json_string(std::string& out, std::string_view s);
+
+// Appends the header; false when it declines (then `out` is unspecified): a field that is not
+// valid UTF-8, or a detail that is not a JSON object in nlohmann's canonical form.
+bool append_event_header(std::string& out, const EventFields& e);
+
+// If the JSON value starting at text[pos] is exactly what nlohmann would dump after parsing it
+// (no whitespace, object keys in strictly increasing byte order, minimal escapes, integers
+// without "-0", floats in nlohmann's shortest form, valid UTF-8), where it ends; otherwise
+// std::string_view::npos. Conservative: a key holding an escape counts as not canonical.
+std::size_t canonical_json_end(std::string_view text, std::size_t pos = 0);
+inline bool is_canonical_json(std::string_view text) { return canonical_json_end(text) == text.size(); }
+
+// Reads a header in the layout append_event_header() writes into `out` (all but doc); false
+// when the header is laid out in any other way, or anything in it is unexpected (then `out` is
+// unspecified and the caller parses it with nlohmann).
+bool parse_event_header_fast(std::string_view header, EventRow& out);
+
+}  // namespace casehub::host::wire
