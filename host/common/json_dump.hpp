@@ -170,6 +170,13 @@ inline void put_json(Writer& w, const nlohmann::json& j, nlohmann::json::error_h
 
 }  // namespace json_dump_detail
 
+// Appends `s` as a JSON string exactly as dump() writes it; false, with `out` as it was, when
+// `s` is not valid UTF-8 (nlohmann would fail or substitute: the caller decides).
+inline bool append_json_string(std::string& out, std::string_view s) {
+    json_dump_detail::Writer w(out);
+    return json_dump_detail::put_escaped(w, s);
+}
+
 inline void append_json(std::string& out, const nlohmann::json& j,
                         nlohmann::json::error_handler_t handler = nlohmann::json::error_handler_t::strict) {
     json_dump_detail::Writer w(out);

@@ -1,5 +1,7 @@
 #include "feed/wire.hpp"
 
+#include "common/json_dump.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <array>
@@ -16,22 +18,10 @@ namespace {
 using uchar = unsigned char;
 constexpr auto npos = std::string_view::npos;
 
-// Length of the well-formed UTF-8 sequence at p (RFC 3629, the ranges nlohmann's lexer
-// accepts: no overlongs, no surrogates, nothing above U+10FFFF), 0 when there is none.
+// Length of the well-formed UTF-8 sequence at p (the ranges nlohmann's lexer accepts), 0 when
+// there is none.
 std::size_t utf8_len(const uchar* p, const uchar* end) {
-    const uchar c = p[0];
-    auto cont = [&](std::size_t i, uchar lo = 0x80, uchar hi = 0xBF) {
-        return p + i < end && p[i] >= lo && p[i] <= hi;
-    };
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-    if (c == 0xE0) return cont(1, 0xA0) && cont(2) ? 3 : 0;
-    if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) return cont(1) && cont(2) ? 3 : 0;
-    if (c == 0xED) return cont(1, 0x80, 0x9F) && cont(2) ? 3 : 0;
-    if (c == 0xF0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;
-    if (c >= 0xF1 && c <= 0xF3) return cont(1) && cont(2) && cont(3) ? 4 : 0;
-    if (c == 0xF4) return cont(1, 0x80, 0x8F) && cont(2) && cont(3) ? 4 : 0;
-    return 0;
+    return p[0] < 0x80 ? 1 : static_cast<std::size_t>(json_dump_detail::utf8_length(p, end));
 }
 
 void append_u64(std::string& out, std::uint64_t v) {
@@ -361,47 +351,6 @@ EventFields fields_of(const EventRow& e) {
     f.at = e.at;
     f.detail = e.detail;
     return f;
-}
-
-bool append_json_string(std::string& out, std::string_view s) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    out += '"';
-    const char* p = s.data();
-    const char* const e = p + s.size();
-    while (p < e) {
-        const char* run = p;
-        while (p < e) {
-            const uchar c = static_cast<uchar>(*p);
-            if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
-            ++p;
-        }
-        out.append(run, p);
-        if (p == e) break;
-        const uchar c = static_cast<uchar>(*p);
-        if (c >= 0x80) {
-            const std::size_t n = utf8_len(reinterpret_cast<const uchar*>(p), reinterpret_cast<const uchar*>(e));
-            if (n == 0) return false;
-            out.append(p, n);
-            p += n;
-            continue;
-        }
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\b': out += "\\b"; break;
-            case '\f': out += "\\f"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                out += "\\u00";
-                out += kHex[c >> 4];
-                out += kHex[c & 0xF];
-        }
-        ++p;
-    }
-    out += '"';
-    return true;
 }
 
 bool append_event_header(std::string& out, const EventFields& e) {

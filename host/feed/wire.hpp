@@ -29,11 +29,6 @@ struct EventFields {
 
 EventFields fields_of(const EventRow& e);
 
-// Appends `s` as a JSON string exactly as nlohmann's dump() does (ensure_ascii off): \" \\ \b
-// \f \n \r \t, other control characters as \u00xx, everything else as is. False (and `out`
-// unspecified) when `s` is not valid UTF-8: nlohmann would substitute, the caller falls back.
-bool append_json_string(std::string& out, std::string_view s);
-
 // Appends the header; false when it declines (then `out` is unspecified): a field that is not
 // valid UTF-8, or a detail that is not a JSON object in nlohmann's canonical form.
 bool append_event_header(std::string& out, const EventFields& e);
