@@ -293,6 +293,7 @@ Result<void> Store::commit() {
         return r;
     }
     in_tx_ = false;
+    last_issued_case_.clear();
     corr_cache_dirty_ = false;
     if (corr_cache_) corr_cache_->evict();
     return {};
@@ -303,6 +304,8 @@ void Store::rollback() {
     in_tx_ = false;
     last_seq_ = tx_start_seq_;  // the seqs handed out in the transaction were never written
     street_last_ = tx_start_street_last_;
+    serial_day_.clear();
+    last_issued_case_.clear();
     if (corr_cache_dirty_) {
         // Rare (a store error): rebuilding from the tables is simpler than an undo log. If even
         // that fails, the cache stays empty and unloaded, and every search goes to SQLite.
@@ -498,25 +501,33 @@ Result<void> Store::append_event(EventRow& e) {
 }
 
 Result<std::string> Store::next_case_id(std::string_view day) {
-    // Two statements rather than one with RETURNING: SQLite gathers RETURNING rows in an
-    // ephemeral table (a pager of its own, allocated and freed per step), which cost more than
-    // the whole upsert.
+    // Not one upsert with RETURNING: SQLite gathers RETURNING rows in an ephemeral table (a
+    // pager of its own, allocated and freed per step), which cost more than the whole upsert.
+    // The day's serial is read once and then counted here (a rollback forgets it).
     sqlite3_stmt* st = stmt("INSERT INTO case_serials(day, n) VALUES(?, 1)"
                             " ON CONFLICT(day) DO UPDATE SET n = n + 1");
     bind_text(st, 1, day);
     CASEHUB_STEP(st, "issuing a case id");
-    st = stmt("SELECT n FROM case_serials WHERE day=?");
-    bind_text(st, 1, day);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        auto e = last_error();
+    std::int64_t n;
+    if (serial_day_ == day) {
+        n = ++serial_n_;
+    } else {
+        st = stmt("SELECT n FROM case_serials WHERE day=?");
+        bind_text(st, 1, day);
+        if (sqlite3_step(st) != SQLITE_ROW) {
+            auto e = last_error();
+            sqlite3_reset(st);
+            return make_error("issuing a case id: " + e);
+        }
+        n = sqlite3_column_int64(st, 0);
         sqlite3_reset(st);
-        return make_error("issuing a case id: " + e);
+        serial_day_ = day;
+        serial_n_ = n;
     }
-    const auto n = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
     char buf[32];
     std::snprintf(buf, sizeof buf, "-%06lld", static_cast<long long>(n));
-    return "C" + std::string(day) + buf;
+    last_issued_case_ = "C" + std::string(day) + buf;
+    return last_issued_case_;
 }
 
 Result<std::int64_t> Store::add_dead_letter(const DeadLetterRow& d) {
@@ -568,41 +579,40 @@ Result<std::vector<CaseSource>> Store::sources_of_case(std::string_view case_id)
 }
 
 Result<void> Store::put_corr_record(const CorrRecordRow& r) {
-    // An existing profile only moves to the new case; otherwise a new row. (Not one upsert with
-    // RETURNING id: see next_case_id.)
-    sqlite3_stmt* st = stmt("SELECT id FROM corr_records WHERE system=? AND record_id=?");
+    // A new profile (nearly always): one insert. An existing one only moves to the new case.
+    // (Not one upsert with RETURNING id: see next_case_id.)
+    sqlite3_stmt* st = stmt(
+        "INSERT OR IGNORE INTO corr_records(system, record_id, case_id, located, lon, lat, precision_m, reported_at,"
+        " category, family, text, address, place) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    if (!st) return make_error("writing correlation profile: " + last_error());
     bind_text_nocopy(st, 1, r.system);
     bind_text_nocopy(st, 2, r.record_id);
-    int rc = sqlite3_step(st);
-    std::int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return make_error("writing correlation profile: " + last_error());
-    const bool existed = rc == SQLITE_ROW;
+    bind_text_nocopy(st, 3, r.case_id);
+    sqlite3_bind_int(st, 4, r.located ? 1 : 0);
+    sqlite3_bind_double(st, 5, r.lon);
+    sqlite3_bind_double(st, 6, r.lat);
+    sqlite3_bind_int(st, 7, r.precision_m);
+    sqlite3_bind_int64(st, 8, r.reported_ms);
+    bind_text_nocopy(st, 9, r.category);
+    bind_text_nocopy(st, 10, r.family);
+    bind_blob_nocopy(st, 11, r.text);
+    bind_blob_nocopy(st, 12, r.address);
+    bind_text_nocopy(st, 13, r.place);
+    CASEHUB_STEP(st, "writing correlation profile");
+    const bool existed = sqlite3_changes(db_) == 0;
+    std::int64_t id = static_cast<std::int64_t>(sqlite3_last_insert_rowid(db_));
     if (existed) {
+        st = stmt("SELECT id FROM corr_records WHERE system=? AND record_id=?");
+        bind_text_nocopy(st, 1, r.system);
+        bind_text_nocopy(st, 2, r.record_id);
+        const int rc = sqlite3_step(st);
+        id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW) return make_error("writing correlation profile: " + last_error());
         st = stmt("UPDATE corr_records SET case_id=? WHERE id=?");
         bind_text_nocopy(st, 1, r.case_id);
         sqlite3_bind_int64(st, 2, id);
         CASEHUB_STEP(st, "writing correlation profile");
-    } else {
-        st = stmt(
-            "INSERT INTO corr_records(system, record_id, case_id, located, lon, lat, precision_m, reported_at,"
-            " category, family, text, address, place) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
-        if (!st) return make_error("writing correlation profile: " + last_error());
-        bind_text_nocopy(st, 1, r.system);
-        bind_text_nocopy(st, 2, r.record_id);
-        bind_text_nocopy(st, 3, r.case_id);
-        sqlite3_bind_int(st, 4, r.located ? 1 : 0);
-        sqlite3_bind_double(st, 5, r.lon);
-        sqlite3_bind_double(st, 6, r.lat);
-        sqlite3_bind_int(st, 7, r.precision_m);
-        sqlite3_bind_int64(st, 8, r.reported_ms);
-        bind_text_nocopy(st, 9, r.category);
-        bind_text_nocopy(st, 10, r.family);
-        bind_blob_nocopy(st, 11, r.text);
-        bind_blob_nocopy(st, 12, r.address);
-        bind_text_nocopy(st, 13, r.place);
-        CASEHUB_STEP(st, "writing correlation profile");
-        id = static_cast<std::int64_t>(sqlite3_last_insert_rowid(db_));
     }
     if (r.located) {
         st = stmt("INSERT OR REPLACE INTO corr_rtree(id, x0, x1, y0, y1, t0, t1) VALUES(?,?,?,?,?,?,?)");
@@ -616,8 +626,9 @@ Result<void> Store::put_corr_record(const CorrRecordRow& r) {
     // An existing profile kept its columns and took the new case and box: read it back. A new
     // one is cached as written; its case is usually written right after (put_case).
     if (existed) return cache_corr_row(id);
-    if (corr_cache_->tracks_case(r.case_id)) {  // a join: the cache knows the case
-        corr_cache_->insert(id, r, 0, false);      // (the state passed is for a case it does not know)
+    // A join: the cache knows the case. A case whose id was just issued has no row yet.
+    if (corr_cache_->tracks_case(r.case_id) || r.case_id == last_issued_case_) {
+        corr_cache_->insert(id, r, 0, false);  // (the state passed counts only for a case it does not know)
         return {};
     }
     auto state = case_state(r.case_id);
@@ -826,6 +837,7 @@ Result<std::vector<std::pair<std::string, std::string>>> Store::records_linking_
 }
 
 Result<void> Store::add_split_pair(std::string_view a, std::string_view b) {
+    split_pairs_maybe_ = true;
     for (int k = 0; k < 2; ++k) {
         sqlite3_stmt* st = stmt("INSERT OR IGNORE INTO split_pairs(a, b) VALUES(?,?)");
         bind_text(st, 1, k ? b : a);
@@ -836,6 +848,14 @@ Result<void> Store::add_split_pair(std::string_view a, std::string_view b) {
 }
 
 Result<bool> Store::has_split_pairs(std::string_view a) {
+    // Asked for every new record, and the table is empty in most stores: ask it once.
+    if (!split_pairs_maybe_) {
+        sqlite3_stmt* any = stmt("SELECT 1 FROM split_pairs LIMIT 1");
+        auto found = any_row(any);
+        if (!found) return found.error();
+        if (!*found) return false;
+        split_pairs_maybe_ = true;  // only add_split_pair adds rows; once true, it stays true
+    }
     sqlite3_stmt* st = stmt("SELECT 1 FROM split_pairs WHERE a=? LIMIT 1");
     bind_text(st, 1, a);
     return any_row(st);

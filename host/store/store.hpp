@@ -271,6 +271,10 @@ private:
     bool in_tx_ = false;
     std::uint64_t last_seq_ = 0, tx_start_seq_ = 0;
     std::map<std::string, std::uint64_t> street_last_, tx_start_street_last_;
+    std::string serial_day_;          // next_case_id's day and its last serial, once read
+    std::int64_t serial_n_ = 0;
+    std::string last_issued_case_;    // the last id next_case_id gave in this transaction
+    bool split_pairs_maybe_ = false;  // split_pairs may have rows (false: it had none when last asked)
     std::unique_ptr<CorrCache> corr_cache_;  // null unless enabled
     bool corr_cache_dirty_ = false;          // the open transaction changed it: a rollback reloads it
 };
