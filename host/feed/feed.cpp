@@ -730,27 +730,10 @@ struct ReplayServer::Impl {
         return emit(topic_buf, header_buf, e.doc.data(), e.doc.size(), true);
     }
 
-    static std::string_view column_view(sqlite3_stmt* s, int col) {
-        const void* b = sqlite3_column_blob(s, col);
-        return b ? std::string_view(static_cast<const char*>(b), static_cast<std::size_t>(sqlite3_column_bytes(s, col)))
-                 : std::string_view();
-    }
-
     // One event of event_columns() straight from the row, no EventRow: the header written from
     // views of the columns, the document copied once, from SQLite's page into the message.
     bool emit_event_row(sqlite3_stmt* s, std::uint64_t& seq, std::size_t& doc_bytes) {
-        wire::EventFields f;
-        f.seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
-        f.case_id = column_view(s, 1);
-        f.type = column_view(s, 2);
-        f.street_code = column_view(s, 3);
-        f.prev_street_seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 4));
-        f.community_code = column_view(s, 5);
-        f.grid_code = column_view(s, 6);
-        f.category_family = column_view(s, 7);
-        f.status = column_view(s, 8);
-        f.at = sqlite3_column_int64(s, 9);
-        f.detail = column_view(s, 10);
+        const wire::EventFields f = event_fields(s);
         const std::string_view doc = column_view(s, 11);
         topic_buf.assign(kEventTopicPrefix);
         topic_buf += f.street_code.empty() ? std::string_view("-") : f.street_code;

@@ -100,11 +100,7 @@ ReadTxn::~ReadTxn() {
     if (open_) (void)db_.exec("COMMIT");
 }
 
-std::string column_bytes(sqlite3_stmt* s, int col) {
-    const void* b = sqlite3_column_blob(s, col);
-    return b ? std::string(static_cast<const char*>(b), static_cast<std::size_t>(sqlite3_column_bytes(s, col)))
-             : std::string();
-}
+std::string column_bytes(sqlite3_stmt* s, int col) { return std::string(column_view(s, col)); }
 
 std::string event_columns(bool with_doc) {
     return std::string("SELECT seq, case_id, type, street_code, prev_street_seq, community_code, grid_code, "
@@ -112,19 +108,42 @@ std::string event_columns(bool with_doc) {
            (with_doc ? ", doc" : "") + " FROM events";
 }
 
+std::string_view column_view(sqlite3_stmt* s, int col) {
+    const void* b = sqlite3_column_blob(s, col);
+    return b ? std::string_view(static_cast<const char*>(b), static_cast<std::size_t>(sqlite3_column_bytes(s, col)))
+             : std::string_view();
+}
+
+wire::EventFields event_fields(sqlite3_stmt* s) {
+    wire::EventFields f;
+    f.seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
+    f.case_id = column_view(s, 1);
+    f.type = column_view(s, 2);
+    f.street_code = column_view(s, 3);
+    f.prev_street_seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 4));
+    f.community_code = column_view(s, 5);
+    f.grid_code = column_view(s, 6);
+    f.category_family = column_view(s, 7);
+    f.status = column_view(s, 8);
+    f.at = sqlite3_column_int64(s, 9);
+    f.detail = column_view(s, 10);
+    return f;
+}
+
 EventRow read_event(sqlite3_stmt* s, bool with_doc) {
+    const wire::EventFields f = event_fields(s);
     EventRow e;
-    e.seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
-    e.case_id = column_bytes(s, 1);
-    e.type = column_bytes(s, 2);
-    e.street_code = column_bytes(s, 3);
-    e.prev_street_seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 4));
-    e.community_code = column_bytes(s, 5);
-    e.grid_code = column_bytes(s, 6);
-    e.category_family = column_bytes(s, 7);
-    e.status = column_bytes(s, 8);
-    e.at = sqlite3_column_int64(s, 9);
-    e.detail = column_bytes(s, 10);
+    e.seq = f.seq;
+    e.case_id = f.case_id;
+    e.type = f.type;
+    e.street_code = f.street_code;
+    e.prev_street_seq = f.prev_street_seq;
+    e.community_code = f.community_code;
+    e.grid_code = f.grid_code;
+    e.category_family = f.category_family;
+    e.status = f.status;
+    e.at = f.at;
+    e.detail = f.detail;
     if (with_doc) e.doc = column_bytes(s, 11);
     return e;
 }

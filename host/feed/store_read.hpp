@@ -6,6 +6,7 @@
 
 #include "common/result.hpp"
 #include "feed/feed.hpp"
+#include "feed/wire.hpp"
 
 #include <sqlite3.h>
 
@@ -15,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -59,11 +61,16 @@ private:
 
 // A column's bytes (text or blob) as a string; "" for NULL.
 std::string column_bytes(sqlite3_stmt* s, int col);
+// The same as a view into SQLite's row: valid until the statement steps or resets.
+std::string_view column_view(sqlite3_stmt* s, int col);
 
 // "SELECT <the event columns> FROM events": with or without each event's case document (a
 // case's history needs none).
 std::string event_columns(bool with_doc = true);
 EventRow read_event(sqlite3_stmt* s, bool with_doc = true);
+// The header fields of a row of event_columns(), as views into the row (no copy); its document
+// is column 11.
+wire::EventFields event_fields(sqlite3_stmt* s);
 
 extern const char* const kCaseColumns;  // "SELECT <the case columns> FROM cases"
 CaseState read_case(sqlite3_stmt* s);
