@@ -45,7 +45,8 @@ constexpr std::string_view kSupervisorKeys[] = {
     "backoff_initial_ms", "backoff_max_ms", "healthy_after_ms", "max_fast_crashes",
     "heartbeat_ms",       "hang_timeout_ms", "stop_timeout_ms"};
 constexpr std::string_view kFlowKeys[] = {"credit_records", "max_batch_records",
-                                          "commit_max_delay_ms", "runner_host_timeout_ms"};
+                                          "commit_min_delay_ms", "commit_max_delay_ms",
+                                          "runner_host_timeout_ms"};
 constexpr std::string_view kAdapterKeys[] = {"id", "plugin", "enabled", "config"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn",
                                            "error", "critical", "off"};
@@ -581,6 +582,7 @@ MaybeError read_flow(const Section& s, const Section& supervisor, HubConfig& cfg
     auto& f = cfg.flow;
     if (auto e = s.get_int("credit_records", f.credit_records, 1, 10'000'000)) return e;
     if (auto e = s.get_int("max_batch_records", f.max_batch_records, 1, 1'000'000)) return e;
+    if (auto e = s.get_ms("commit_min_delay_ms", f.commit_min_delay, 0, 10'000)) return e;
     if (auto e = s.get_ms("commit_max_delay_ms", f.commit_max_delay, 0, 10'000)) return e;
     if (auto e = s.get_ms("runner_host_timeout_ms", f.runner_host_timeout, 100, 3'600'000))
         return e;
@@ -589,6 +591,11 @@ MaybeError read_flow(const Section& s, const Section& supervisor, HubConfig& cfg
                               "max_batch_records (" + std::to_string(f.max_batch_records) +
                                   ") must not exceed credit_records (" +
                                   std::to_string(f.credit_records) + ")");
+    if (f.commit_min_delay > f.commit_max_delay)
+        return relation_error(s, "commit_min_delay_ms", s, "commit_max_delay_ms",
+                              "commit_min_delay_ms (" + std::to_string(f.commit_min_delay.count()) +
+                                  ") must not exceed commit_max_delay_ms (" +
+                                  std::to_string(f.commit_max_delay.count()) + ")");
     if (f.runner_host_timeout < 2 * cfg.supervisor.heartbeat)
         return relation_error(s, "runner_host_timeout_ms", supervisor, "heartbeat_ms",
                               "flow.runner_host_timeout_ms (" +

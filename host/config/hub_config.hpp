@@ -75,6 +75,8 @@ struct SupervisorSection {                                   // [supervisor]  (T
 struct FlowSection {                                         // [flow]  (TOML key)
     std::int64_t credit_records = 2000;                      // credit_records
     std::int64_t max_batch_records = 1000;                   // max_batch_records
+    std::chrono::milliseconds commit_min_delay{0};           // commit_min_delay_ms: 0 commits as soon
+                                                             //   as the intake is drained
     std::chrono::milliseconds commit_max_delay{20};          // commit_max_delay_ms
     std::chrono::milliseconds runner_host_timeout{10000};    // runner_host_timeout_ms
 };

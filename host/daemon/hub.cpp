@@ -329,9 +329,13 @@ void Hub::on_intake() {
             spdlog::error("intake: {}", e.what());
             return;
         }
-        if (!m) return;
+        if (!m) {
+            intake_drained_ = true;
+            return;
+        }
         on_message(rid, *m);
     }
+    intake_drained_ = false;  // more may be waiting: gather it before committing
 }
 
 void Hub::on_message(const std::string& rid, wire::Message& m) {
@@ -425,6 +429,18 @@ void Hub::on_message(const std::string& rid, wire::Message& m) {
     }
     if (m.command == wire::WBDONE) return on_writeback_done(*a, m.header);
     // GONE: the exit follows and reap() handles it.
+}
+
+// Group commit. Under load the intake is never drained, and batches gather until the oldest
+// waited commit_max_delay_ms or max_batch_records are in; below it a commit starts as soon as
+// nothing more is waiting (after commit_min_delay_ms), so a record's latency is its own commit,
+// not a fixed wait. After a failed commit oldest_pending_ lies ahead: the retry waits.
+bool Hub::commit_due(std::int64_t now) const {
+    if (pending_.empty()) return false;
+    const std::int64_t age = now - oldest_pending_;
+    return age >= cfg_.flow.commit_max_delay.count() ||
+           pending_records_ >= static_cast<std::size_t>(cfg_.flow.max_batch_records) ||
+           (intake_drained_ && age >= cfg_.flow.commit_min_delay.count());
 }
 
 void Hub::commit_pending() {
@@ -652,9 +668,7 @@ int Hub::run() {
             last_dispatch = now;
             dispatch_writebacks(now);
         }
-        if (!pending_.empty() && (now - oldest_pending_ >= cfg_.flow.commit_max_delay.count() ||
-                                  pending_records_ >= static_cast<std::size_t>(cfg_.flow.max_batch_records)))
-            commit_pending();
+        if (commit_due(now)) commit_pending();
         if (now - last_checkpoint > 10000) {
             last_checkpoint = now;
             // A line of progress for whoever watches the log.
@@ -675,13 +689,15 @@ int Hub::run() {
             }
         }
 
-        std::int64_t timeout = cfg_.flow.commit_max_delay.count();
-        if (pending_.empty()) timeout = std::min<std::int64_t>(100, cfg_.supervisor.heartbeat.count());
+        std::int64_t timeout = std::min<std::int64_t>(100, cfg_.supervisor.heartbeat.count());
+        if (!pending_.empty())
+            timeout = std::max<std::int64_t>(0, (intake_drained_ ? cfg_.flow.commit_min_delay : cfg_.flow.commit_max_delay).count() -
+                                                    (now - oldest_pending_));
         zmq::pollitem_t items[] = {{static_cast<void*>(intake_), 0, ZMQ_POLLIN, 0},
                                    {static_cast<void*>(control_), 0, ZMQ_POLLIN, 0},
                                    {nullptr, signal_fd_, ZMQ_POLLIN, 0}};
         try {
-            zmq::poll(items, 3, std::chrono::milliseconds(std::max<std::int64_t>(1, timeout)));
+            zmq::poll(items, 3, std::chrono::milliseconds(timeout));
         } catch (const zmq::error_t& e) {
             if (e.num() != EINTR) throw;
         }

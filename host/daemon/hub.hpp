@@ -1,8 +1,8 @@
 // casehubd's core: the intake ROUTER, the runner supervisor, group commit, the control socket.
 //
-// One thread, one poll loop. Received batches wait (at most commit_max_delay_ms) to be
-// committed together; only then are they acked, so a runner never hears "durable" for a batch
-// that is not. Every adapter is isolated: its runner is a child process, its failures change
+// One thread, one poll loop. Received batches are committed together once the intake is
+// drained (or after commit_max_delay_ms under load); only then are they acked, so a runner
+// never hears "durable" for a batch that is not. Every adapter is isolated: its runner is a child process, its failures change
 // only its own state.
 #pragma once
 
@@ -99,6 +99,7 @@ private:
     void on_intake();
     void on_message(const std::string& rid, wire::Message& m);
     void on_control();
+    bool commit_due(std::int64_t now) const;
     void commit_pending();
     // After a commit: the events go to the feed (in seq order).
     void publish(const std::vector<EventRow>& events);
@@ -155,6 +156,7 @@ private:
     std::deque<Pending> pending_;
     std::size_t pending_records_ = 0;
     std::int64_t oldest_pending_ = 0;
+    bool intake_drained_ = false;  // the last on_intake() read everything that was waiting
     bool stopping_ = false;
     std::int64_t stop_deadline_ = 0;
     std::int64_t started_ms_ = 0;

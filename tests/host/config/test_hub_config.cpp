@@ -145,6 +145,7 @@ TEST_CASE("hub config: every key has a default", "[unit]") {
     CHECK(c.supervisor.stop_timeout.count() == 5000);
     CHECK(c.flow.credit_records == 2000);
     CHECK(c.flow.max_batch_records == 1000);
+    CHECK(c.flow.commit_min_delay.count() == 0);
     CHECK(c.flow.commit_max_delay.count() == 20);
     CHECK(c.flow.runner_host_timeout.count() == 10000);
     CHECK(c.adapters.empty());
@@ -175,6 +176,7 @@ stop_timeout_ms = 1
 [flow]
 credit_records = 10
 max_batch_records = 10
+commit_min_delay_ms = 0
 commit_max_delay_ms = 0
 runner_host_timeout_ms = 200
 
@@ -204,7 +206,7 @@ enabled = false
     CHECK(c.adapters[0].plugin == "/opt/dcm/libdcm.so");
     CHECK_FALSE(c.adapters[0].enabled);
     CHECK(c.adapters[0].config == json::object());
-    CHECK(c.adapters[0].line == 27);
+    CHECK(c.adapters[0].line == 28);
 }
 
 TEST_CASE("hub config: a relative config file path", "[unit]") {
@@ -418,6 +420,8 @@ TEST_CASE("hub config: errors name file, line, column and key", "[unit]") {
                    Catch::Contains("config/casehub.toml:2:1: flow.max_batch_records: max_batch_records (5000) must not exceed credit_records (2000)"));
         CHECK_THAT(parse_error("[flow]\ncommit_max_delay_ms = -1\n"),
                    Catch::Contains("flow.commit_max_delay_ms: -1 is out of range (0 to 10000)"));
+        CHECK_THAT(parse_error("[flow]\ncommit_min_delay_ms = 30\n"),
+                   Catch::Contains("config/casehub.toml:2:1: flow.commit_min_delay_ms: commit_min_delay_ms (30) must not exceed commit_max_delay_ms (20)"));
         CHECK_THAT(parse_error("[flow]\nrunner_host_timeout_ms = 1500\n"),
                    Catch::Contains("config/casehub.toml:2:1: flow.runner_host_timeout_ms: flow.runner_host_timeout_ms (1500) must be at least twice supervisor.heartbeat_ms (1000)"));
         // Only the heartbeat written: reported there.
