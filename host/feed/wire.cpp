@@ -338,6 +338,7 @@ EventFields fields_of(const EventRow& e) {
     f.status = e.status;
     f.at = e.at;
     f.detail = e.detail;
+    f.detail_canonical = e.detail_canonical;
     return f;
 }
 
@@ -356,7 +357,7 @@ bool append_event_header(std::string& out, const EventFields& e) {
         out += "{}";
     } else {
         // Stored by the hub as nlohmann's dump(): inserted as is when it is in that form.
-        if (e.detail.front() != '{' || !is_canonical_json(e.detail)) return false;
+        if (e.detail.front() != '{' || (!e.detail_canonical && !is_canonical_json(e.detail))) return false;
         out += e.detail;
     }
     out += ",\"grid_code\":";

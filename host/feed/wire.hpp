@@ -25,6 +25,7 @@ struct EventFields {
     std::string_view community_code, grid_code, category_family, status;
     std::int64_t at = 0;
     std::string_view detail;  // stored JSON text; "" is {}
+    bool detail_canonical = false;  // known to be nlohmann's dump() of an object: not checked again
 };
 
 EventFields fields_of(const EventRow& e);

@@ -1,5 +1,6 @@
 #include "pipeline/pipeline.hpp"
 
+#include "common/fast_json.hpp"
 #include "common/json_dump.hpp"
 #include "pipeline/compose.hpp"
 #include "pipeline/status_rules.hpp"
@@ -169,7 +170,7 @@ Result<void> Pipeline::load_members(Store& store, std::string_view case_id, Load
     auto srcs = store.sources_of_case(case_id);
     if (!srcs) return srcs.error();
     for (const auto& s : *srcs) {
-        json rec = json::parse(s.doc, nullptr, false);
+        json rec = parse_json(s.doc);
         if (!rec.is_object()) return make_error("case " + std::string(case_id) + ": record " + s.system + ":" + s.record_id + " is unreadable in the store");
         const Category* cat = categories_.find(rec["category"].value("code", ""));
         if (!cat) cat = categories_.find("other.unclassified");
@@ -196,7 +197,7 @@ Result<std::optional<std::pair<CaseRow, Kept>>> load_case(Store& store, std::str
     if (!*row) return std::optional<std::pair<CaseRow, Kept>>();
     Kept k;
     k.created_ms = (*row)->created_at;
-    k.previous = json::parse((*row)->doc, nullptr, false);
+    k.previous = parse_json((*row)->doc);
     const json& old = k.previous;
     k.created_at = sdk::format_rfc3339_beijing(now_ms, true);
     if (old.is_object()) {
@@ -235,6 +236,7 @@ Result<EventRow> Pipeline::write_case(Store& store, const std::string& case_id, 
                 created_ms, now_ms, std::nullopt, dump_json(doc)};
     row.ended_at = ended_at(doc, members);
     EventRow ev = event_of(row, std::move(type), now_ms, dump_json(detail));
+    ev.detail_canonical = true;
     if (auto r = store.append_event(ev); !r) return r.error();
     if (auto r = store.put_case(row, ev.seq); !r) return r.error();
     return ev;
@@ -245,7 +247,7 @@ Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::str
                                 Counters& counters, std::string* fault_out) {
     ++counters.records_in;
     json rec;
-    sdk::RecordCheckOptions opts{&systems_, &categories_.codes()};
+    sdk::RecordCheckOptions opts{&systems_, &categories_.codes(), &parse_json_fast};
     if (auto fault = sdk::parse_and_check_record(bytes, rec, opts)) {
         // Personal data never reaches the store raw: the dead-letter copy is withheld.
         std::string doc = fault->reason == "unmasked_personal_data"

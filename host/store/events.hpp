@@ -39,6 +39,9 @@ struct EventRow {
     std::int64_t at = 0;
     std::string detail;  // JSON object
     std::string doc;     // casehub.case/1
+    // Not stored: `detail` is dump_json() of an object (nlohmann's canonical text), so the feed
+    // may write it into a header without checking it.
+    bool detail_canonical = false;
 };
 
 // Statuses counted as open for "current state of all open cases".

@@ -1,6 +1,7 @@
 // The unified feed over real sockets (ipc:// in a temp dir) and a real SQLite file in WAL mode,
 // filled with synthetic events whose seq is dense. A simulated hub thread commits batches,
 // then publishes them and sends heartbeats, exactly as casehubd does.
+#include "common/json_dump.hpp"
 #include "feed/feed.hpp"
 #include "feed/wire.hpp"
 
@@ -1259,6 +1260,17 @@ TEST_CASE("feed wire: the header written without a DOM is nlohmann's, byte for b
             EventRow row;
             CHECK(casehub::host::wire::parse_event_header_fast(text, row) ==
                   (d.empty() || (json::parse(d, nullptr, false).is_object() && d != R"({"k\"ey":1})")));
+            // The pipeline's details are dump_json() of an object and flagged so: written
+            // unchecked, with the same bytes.
+            const json parsed = json::parse(d, nullptr, false);
+            if (parsed.is_object()) {
+                EventRow flagged = e;
+                flagged.detail = dump_json(parsed);
+                flagged.detail_canonical = true;
+                std::string unchecked;
+                REQUIRE(casehub::host::wire::append_event_header(unchecked, casehub::host::wire::fields_of(flagged)));
+                CHECK(unchecked == event_header(flagged).dump(-1, ' ', false, json::error_handler_t::replace));
+            }
             auto back = parse_event(text, "doc");
             REQUIRE(back.ok());
             CHECK(back->case_id == s);

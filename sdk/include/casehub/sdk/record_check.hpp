@@ -93,6 +93,10 @@ struct RecordCheckOptions {
     const std::set<std::string, std::less<>>* known_systems = nullptr;
     // Null: category codes are not checked against the taxonomy.
     const std::set<std::string, std::less<>>* known_categories = nullptr;
+    // Null: nlohmann parses. Else a faster parser tried first (the hub passes one built on
+    // simdjson): it must give exactly nlohmann::json::parse's value, or return false, and then
+    // nlohmann parses (and reports the error, if any).
+    bool (*parse)(std::string_view text, nlohmann::json& out) = nullptr;
 };
 
 inline constexpr std::string_view record_schema = "casehub.record/1";
@@ -914,7 +918,8 @@ inline std::optional<RecordFault> parse_and_check_record(std::string_view bytes,
                                   "arrays and objects nested deeper than " +
                                       std::to_string(max_record_depth) + " levels");
     try {
-        doc = nlohmann::json::parse(bytes.data(), bytes.data() + bytes.size());
+        if (!opts.parse || !opts.parse(bytes, doc))
+            doc = nlohmann::json::parse(bytes.data(), bytes.data() + bytes.size());
     } catch (const nlohmann::json::parse_error& e) {
         // e.what() quotes input bytes, which may be personal data: keep only the offset.
         doc = nullptr;
