@@ -231,11 +231,13 @@ Result<EventRow> Pipeline::write_case(Store& store, const std::string& case_id, 
     json doc = compose_case(members, cs);
     const json& loc = doc["location"];
     const Category& cat = *members[primary_member(members)].category;
+    // The document goes into the event only: the case's row points at it (Store::put_case).
     CaseRow row{case_id, to_string(st.status), s_of(loc["street_code"]), s_of(loc["community_code"]),
                 s_of(loc["grid_code"]), cat.code, cat.family, doc["priority"].get<std::string>(),
-                created_ms, now_ms, std::nullopt, dump_json(doc)};
+                created_ms, now_ms, std::nullopt, std::string()};
     row.ended_at = ended_at(doc, members);
     EventRow ev = event_of(row, std::move(type), now_ms, dump_json(detail));
+    ev.doc = dump_json(doc);
     ev.detail_canonical = true;
     if (auto r = store.append_event(ev); !r) return r.error();
     if (auto r = store.put_case(row, ev.seq); !r) return r.error();

@@ -19,11 +19,11 @@
 //     detail TEXT NOT NULL,             -- JSON object: what changed and why
 //     doc BLOB NOT NULL                 -- the casehub.case/1 document after the event
 //   );
-//   CREATE TABLE cases (case_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, status TEXT NOT NULL,
-//     street_code TEXT NOT NULL, community_code TEXT NOT NULL, grid_code TEXT NOT NULL,
-//     category_code TEXT NOT NULL, category_family TEXT NOT NULL, priority TEXT NOT NULL,
-//     created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, merged_into TEXT,
-//     doc BLOB NOT NULL);              -- current state; `seq` = its last event
+//   cases: a view (schema 6) with these columns, read by the feed and the API:
+//     case_id, seq, status, street_code, community_code, grid_code, category_code,
+//     category_family, priority, created_at, updated_at, merged_into,
+//     doc                              -- current state: the doc of the event at `seq`
+//   over the table case_rows (the same columns but doc), joined to events by seq.
 #pragma once
 
 #include <cstdint>

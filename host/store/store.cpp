@@ -10,8 +10,8 @@ namespace casehub::host {
 
 namespace {
 
-constexpr int kSchemaVersion = 5;  // 3: correlation (ended_at, corr_*, record_links, split_pairs); 4: whistles, case_tiers;
-                                   // 5: source_records is a rowid table
+constexpr int kSchemaVersion = 6;  // 3: correlation (ended_at, corr_*, record_links, split_pairs); 4: whistles, case_tiers;
+                                   // 5: source_records is a rowid table; 6: case documents stored once (case_rows)
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -34,21 +34,29 @@ CREATE TABLE IF NOT EXISTS source_records (
     doc BLOB NOT NULL,                       -- the casehub.record/1 document
     UNIQUE (system, record_id));
 CREATE INDEX IF NOT EXISTS source_records_case ON source_records(case_id);
-CREATE TABLE IF NOT EXISTS cases (
+-- Every case's current state but its document: that is the document of its last event (seq),
+-- stored once, in events (schema 6; it used to be stored again here, a third of the store).
+CREATE TABLE IF NOT EXISTS case_rows (
     case_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, status TEXT NOT NULL,
     street_code TEXT NOT NULL, community_code TEXT NOT NULL, grid_code TEXT NOT NULL,
     category_code TEXT NOT NULL, category_family TEXT NOT NULL, priority TEXT NOT NULL,
     created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, merged_into TEXT,
-    doc BLOB NOT NULL, ended_at INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS cases_street_status ON cases(street_code, status);
-CREATE INDEX IF NOT EXISTS cases_status ON cases(status);
-CREATE INDEX IF NOT EXISTS cases_seq ON cases(seq);
+    ended_at INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS case_rows_street_status ON case_rows(street_code, status);
+CREATE INDEX IF NOT EXISTS case_rows_status ON case_rows(status);
+CREATE INDEX IF NOT EXISTS case_rows_seq ON case_rows(seq);
 -- Append-only: every change of a case is one event; seq is the feed offset.
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY, case_id TEXT NOT NULL, type TEXT NOT NULL,
     street_code TEXT NOT NULL, prev_street_seq INTEGER NOT NULL,
     community_code TEXT NOT NULL, grid_code TEXT NOT NULL, category_family TEXT NOT NULL,
     status TEXT NOT NULL, at INTEGER NOT NULL, detail TEXT NOT NULL, doc BLOB NOT NULL);
+-- The cases as readers know them (the columns of the table `cases` was up to schema 5). A query
+-- that reads no `doc` does not touch events (SQLite drops the unused LEFT JOIN).
+CREATE VIEW IF NOT EXISTS cases AS
+    SELECT r.case_id, r.seq, r.status, r.street_code, r.community_code, r.grid_code, r.category_code,
+           r.category_family, r.priority, r.created_at, r.updated_at, r.merged_into, e.doc AS doc, r.ended_at
+    FROM case_rows r LEFT JOIN events e ON e.seq = r.seq;
 CREATE INDEX IF NOT EXISTS events_case ON events(case_id, seq);
 CREATE INDEX IF NOT EXISTS events_street ON events(street_code, seq);
 CREATE TABLE IF NOT EXISTS case_serials (day TEXT PRIMARY KEY, n INTEGER NOT NULL);
@@ -82,8 +90,8 @@ CREATE INDEX IF NOT EXISTS corr_records_case ON corr_records(case_id);
 -- without reading the profile's row (its text and address blobs).
 CREATE INDEX IF NOT EXISTS corr_records_case_members ON corr_records(case_id, id, system, place);
 CREATE VIRTUAL TABLE IF NOT EXISTS corr_rtree USING rtree_i32(id, x0, x1, y0, y1, t0, t1);
--- Lets the candidate search read a case's state without its document.
-CREATE INDEX IF NOT EXISTS cases_corr ON cases(case_id, merged_into, status, ended_at);
+-- Lets the candidate search read a case's state from the index alone.
+CREATE INDEX IF NOT EXISTS case_rows_corr ON case_rows(case_id, merged_into, status, ended_at);
 -- links[] of records (duplicate_of, transferred_from) by the record they name, so that a record
 -- arriving after one that names it finds it.
 CREATE TABLE IF NOT EXISTS record_links (
@@ -189,6 +197,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path, Sy
     if (auto r = s->migrate(); !r) return make_error("cannot migrate the store: " + r.error().message);
     if (auto r = s->exec(kSchema); !r) return make_error("cannot create schema: " + r.error().message);
     if (auto r = s->finish_source_records(); !r) return make_error("cannot migrate the store: " + r.error().message);
+    if (auto r = s->finish_cases(); !r) return make_error("cannot migrate the store: " + r.error().message);
     std::string v = "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '" +
                     std::to_string(kSchemaVersion) + "')";
     if (auto r = s->exec(v.c_str()); !r) return r.error();
@@ -223,9 +232,16 @@ Result<void> Store::migrate() {
     if (!st || sqlite3_step(st) != SQLITE_ROW) return make_error(last_error());
     const bool has_ended = sqlite3_column_int(st, 0) > 0;
     sqlite3_reset(st);
-    if (has_ended) return {};
-    return exec("ALTER TABLE cases ADD COLUMN ended_at INTEGER NOT NULL DEFAULT 0;"
-                "UPDATE meta SET value='3' WHERE key='schema_version';");
+    if (!has_ended)
+        if (auto r = exec("ALTER TABLE cases ADD COLUMN ended_at INTEGER NOT NULL DEFAULT 0;"
+                          "UPDATE meta SET value='3' WHERE key='schema_version';");
+            !r)
+            return r;
+    // Schema 5 → 6, first half: the table `cases` is renamed away (kSchema then creates
+    // case_rows and the view `cases`) and finish_cases() copies its rows, as for source_records.
+    return exec("BEGIN IMMEDIATE; ALTER TABLE cases RENAME TO cases_v5; DROP INDEX IF EXISTS cases_street_status;"
+                " DROP INDEX IF EXISTS cases_status; DROP INDEX IF EXISTS cases_seq; DROP INDEX IF EXISTS cases_corr;"
+                " COMMIT;");
 }
 
 // Schema 4 → 5, first half: a WITHOUT ROWID source_records is renamed away (kSchema then creates
@@ -253,6 +269,31 @@ Result<void> Store::finish_source_records() {
                        " adapter, received_at, doc";
     const std::string sql = std::string("BEGIN IMMEDIATE; INSERT OR IGNORE INTO source_records(") + cols +
                             ") SELECT " + cols + " FROM source_records_v4; DROP TABLE source_records_v4; COMMIT;";
+    if (auto r = exec(sql.c_str()); !r) {
+        (void)exec("ROLLBACK;");
+        return r;
+    }
+    return {};
+}
+
+// Schema 5 → 6, second half. A case's document was always written with the event at its seq,
+// so dropping it loses nothing; should one differ all the same (an edit by hand), the case's is
+// the current state and replaces that event's.
+Result<void> Store::finish_cases() {
+    sqlite3_stmt* st = stmt("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='cases_v5'");
+    if (!st || sqlite3_step(st) != SQLITE_ROW) return make_error(last_error());
+    const bool pending = sqlite3_column_int(st, 0) > 0;
+    sqlite3_reset(st);
+    if (!pending) return {};
+    std::fprintf(stderr, "casehub store: case documents are now stored once, in events (schema 6); converting, once\n");
+    const char* cols = "case_id, seq, status, street_code, community_code, grid_code, category_code, category_family,"
+                       " priority, created_at, updated_at, merged_into, ended_at";
+    const std::string sql =
+        std::string("BEGIN IMMEDIATE;"
+                    " UPDATE events SET doc = (SELECT c.doc FROM cases_v5 c WHERE c.seq = events.seq)"
+                    " WHERE seq IN (SELECT c.seq FROM cases_v5 c JOIN events e ON e.seq = c.seq WHERE e.doc IS NOT c.doc);"
+                    " INSERT OR IGNORE INTO case_rows(") + cols + ") SELECT " + cols + " FROM cases_v5;"
+                    " DROP TABLE cases_v5; COMMIT;";
     if (auto r = exec(sql.c_str()); !r) {
         (void)exec("ROLLBACK;");
         return r;
@@ -450,9 +491,9 @@ Result<void> Store::put_source(std::string_view system, std::string_view record_
 
 Result<void> Store::put_case(const CaseRow& c, std::uint64_t seq) {
     sqlite3_stmt* st = stmt(
-        "INSERT OR REPLACE INTO cases(case_id, seq, status, street_code, community_code, grid_code,"
-        " category_code, category_family, priority, created_at, updated_at, merged_into, doc, ended_at)"
-        " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        "INSERT OR REPLACE INTO case_rows(case_id, seq, status, street_code, community_code, grid_code,"
+        " category_code, category_family, priority, created_at, updated_at, merged_into, ended_at)"
+        " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
     bind_text_nocopy(st, 1, c.case_id);
     sqlite3_bind_int64(st, 2, static_cast<std::int64_t>(seq));
     bind_text_nocopy(st, 3, c.status);
@@ -465,8 +506,7 @@ Result<void> Store::put_case(const CaseRow& c, std::uint64_t seq) {
     sqlite3_bind_int64(st, 10, c.created_at);
     sqlite3_bind_int64(st, 11, c.updated_at);
     if (c.merged_into) bind_text_nocopy(st, 12, *c.merged_into);
-    bind_blob_nocopy(st, 13, c.doc);
-    sqlite3_bind_int64(st, 14, c.ended_at);
+    sqlite3_bind_int64(st, 13, c.ended_at);
     CASEHUB_STEP(st, "writing case");
     if (cache_on() && corr_cache_->tracks_case(c.case_id)) {
         corr_cache_->case_written(c.case_id, c.ended_at, c.merged_into.has_value());
@@ -638,7 +678,7 @@ Result<void> Store::put_corr_record(const CorrRecordRow& r) {
 }
 
 Result<std::pair<std::int64_t, bool>> Store::case_state(std::string_view case_id) {
-    sqlite3_stmt* st = stmt("SELECT ended_at, merged_into IS NOT NULL FROM cases WHERE case_id=?");
+    sqlite3_stmt* st = stmt("SELECT ended_at, merged_into IS NOT NULL FROM case_rows WHERE case_id=?");
     bind_text_nocopy(st, 1, case_id);
     const int rc = sqlite3_step(st);
     std::pair<std::int64_t, bool> out{0, false};
@@ -657,7 +697,7 @@ constexpr const char* kCorrRowSelect =
     "SELECT r.id, r.x0, r.x1, r.y0, r.y1, r.t0, r.t1, p.system, p.record_id, p.case_id, p.located, p.lon, p.lat,"
     " p.precision_m, p.reported_at, p.category, p.family, p.text, p.address, p.place,"
     " coalesce(c.ended_at, 0), c.merged_into IS NOT NULL"
-    " FROM corr_rtree r JOIN corr_records p ON p.id = r.id LEFT JOIN cases c ON c.case_id = p.case_id";
+    " FROM corr_rtree r JOIN corr_records p ON p.id = r.id LEFT JOIN case_rows c ON c.case_id = p.case_id";
 }  // namespace
 
 Result<void> Store::cache_corr_rows(sqlite3_stmt* st) {
@@ -761,7 +801,7 @@ Result<int> Store::corr_candidates(const CorrBox& q, std::string_view families, 
     sqlite3_stmt* st = stmt(
         "SELECT p.system, p.record_id, p.case_id, p.located, p.lon, p.lat, p.precision_m, p.reported_at,"
         " p.category, p.family, p.text, p.address, c.ended_at, r.t0, r.t1, p.place"
-        " FROM corr_rtree r JOIN corr_records p ON p.id = r.id JOIN cases c ON c.case_id = p.case_id"
+        " FROM corr_rtree r JOIN corr_records p ON p.id = r.id JOIN case_rows c ON c.case_id = p.case_id"
         " WHERE r.x0 <= ?2 AND r.x1 >= ?1 AND r.y0 <= ?4 AND r.y1 >= ?3 AND r.t0 <= ?6 AND r.t1 >= ?5"
         " AND (?8 = '' OR p.category = 'other.unclassified' OR instr(?8, ',' || p.family || ',') > 0)"
         " AND c.merged_into IS NULL LIMIT ?7");

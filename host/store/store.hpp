@@ -206,6 +206,8 @@ public:
     Result<void> set_cursor(std::string_view adapter, std::string_view cursor);
     Result<void> put_source(std::string_view system, std::string_view record_id, const SourceRow& row,
                             std::string_view adapter, std::string_view doc, std::int64_t received_at);
+    // The case's row; its document is the one of the event at `seq`, which the caller appended
+    // (c.doc is not stored again: the view `cases` reads it from events).
     Result<void> put_case(const CaseRow& c, std::uint64_t seq);
     // Assigns seq (dense: head + 1) and prev_street_seq, and writes the event.
     Result<void> append_event(EventRow& e);
@@ -251,6 +253,7 @@ private:
     Result<void> migrate();
     Result<void> migrate_source_records();  // schema 4 → 5 (store.cpp)
     Result<void> finish_source_records();
+    Result<void> finish_cases();
     Result<std::vector<std::pair<std::string, std::string>>> text_pairs(sqlite3_stmt* st);
     Result<bool> any_row(sqlite3_stmt* st);
     std::string last_error() const;

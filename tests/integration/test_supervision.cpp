@@ -202,12 +202,13 @@ TEST_CASE("SIGTERM stops intake, commits the batch in flight, and exits 0", "[in
 
 TEST_CASE("credit bounds what a runner has in flight: a slow store slows the source", "[integration]") {
     TempDir dir;
-    // A source that could emit 100k records/s against a hub that grants 60 records of credit:
-    // the runner must wait for acks (emit blocks), never run ahead of what is committed.
+    // A source that could emit 100k records/s against a hub that grants 60 records of credit and
+    // commits every 200 ms at the earliest (a slow store): the runner must wait for acks (emit
+    // blocks), never run ahead of what is committed.
     auto toml = hub_toml("", seq_adapter("seq", "count = 1500\nrate_per_second = 100000\nbatch_size = 20"));
     const std::string flow = "[flow]\ncommit_max_delay_ms = 10\n";
     toml.replace(toml.find(flow), flow.size(),
-                 "[flow]\ncommit_max_delay_ms = 200\ncredit_records = 60\nmax_batch_records = 60\n");
+                 "[flow]\ncommit_min_delay_ms = 200\ncommit_max_delay_ms = 200\ncredit_records = 60\nmax_batch_records = 60\n");
     Hub hub(dir.path, toml);
     hub.start();
     long long max_in_flight = 0, samples = 0;

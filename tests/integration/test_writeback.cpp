@@ -283,7 +283,9 @@ TEST_CASE("a case withdrawn by its sources cannot be closed, reopened or moved f
     REQUIRE(wait_until([&] { return query_int(hub.db(), "SELECT count(*) FROM source_records") == 2; }, 20s));
     const std::string c = case_of(hub.db(), "1");
     REQUIRE(hub.terminate() == 0);
-    exec_sql(hub.db(), "UPDATE cases SET status='cancelled', doc=json_set(doc, '$.status', 'cancelled') WHERE case_id='" + c + "'");
+    // The case's row, and its document (that of its last event).
+    exec_sql(hub.db(), "UPDATE case_rows SET status='cancelled' WHERE case_id='" + c + "'");
+    exec_sql(hub.db(), "UPDATE events SET doc=json_set(doc, '$.status', 'cancelled') WHERE seq=(SELECT seq FROM case_rows WHERE case_id='" + c + "')");
     hub.start();
     REQUIRE(wait_until([&] { return hub.adapter("seq").is_object(); }, 10s));
     for (const std::vector<std::string>& a : {std::vector<std::string>{"close"}, {"accept"}, {"dispatch", "--unit-code", "D01"},

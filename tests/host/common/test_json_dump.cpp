@@ -33,11 +33,15 @@ TEST_CASE("dump_json: every control character, and the text of a real record", "
 }
 
 TEST_CASE("dump_json: a string that is not UTF-8 fails as dump() does, or is replaced as it would be", "[unit]") {
+    // Alone, and inside longer text with escapes around it.
+    const std::string zh = "秦淮区夫子庙街道长乐路88号", tail = "\"quote\\ \t";
     for (const std::string bad : {"\xff", "a\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe4\xb8"}) {
-        const json j = {{"k", bad}};
-        CHECK_THROWS_AS(dump_json(j), json::type_error);
-        CHECK_THROWS_AS(j.dump(), json::type_error);
-        const auto replace = json::error_handler_t::replace;
-        CHECK(dump_json(j, replace) == j.dump(-1, ' ', false, replace));
+        for (const std::string& s : {bad, zh + bad + tail, bad + zh + tail, zh + tail + bad}) {
+            const json j = {{"k", s}};
+            CHECK_THROWS_AS(dump_json(j), json::type_error);
+            CHECK_THROWS_AS(j.dump(), json::type_error);
+            const auto replace = json::error_handler_t::replace;
+            CHECK(dump_json(j, replace) == j.dump(-1, ' ', false, replace));
+        }
     }
 }

@@ -870,6 +870,79 @@ TEST_CASE("store: a schema 4 store gets a rowid source_records with every row, a
         CHECK(scalar(db, "SELECT count(*) FROM source_records") == "2");
         CHECK(scalar(db, "SELECT count(*) FROM sqlite_master WHERE name='source_records_v4'") == "0");
         CHECK(scalar(db, "SELECT count(*) FROM sqlite_master WHERE name='source_records_case'") == "1");
-        CHECK(scalar(db, "SELECT value FROM meta WHERE key='schema_version'") == "5");
+        CHECK(scalar(db, "SELECT value FROM meta WHERE key='schema_version'") == "6");
+    }
+}
+
+namespace {
+
+// A store as schema 5 left it: the table `cases` holding each case's document as well (or,
+// `renamed`, as a crash between the two halves of the 5 → 6 migration leaves it). Case 1's
+// document is its last event's, as the hub always wrote it; case 2's was edited by hand.
+void make_v5_store(const fs::path& db, bool renamed) {
+    sqlite3* h = nullptr;
+    REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
+    const std::string table = renamed ? "cases_v5" : "cases";
+    const std::string sql =
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO meta VALUES('schema_version', '5');"
+        "CREATE TABLE events (seq INTEGER PRIMARY KEY, case_id TEXT NOT NULL, type TEXT NOT NULL,"
+        " street_code TEXT NOT NULL, prev_street_seq INTEGER NOT NULL, community_code TEXT NOT NULL,"
+        " grid_code TEXT NOT NULL, category_family TEXT NOT NULL, status TEXT NOT NULL, at INTEGER NOT NULL,"
+        " detail TEXT NOT NULL, doc BLOB NOT NULL);"
+        "CREATE TABLE " + table + " (case_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, status TEXT NOT NULL,"
+        " street_code TEXT NOT NULL, community_code TEXT NOT NULL, grid_code TEXT NOT NULL,"
+        " category_code TEXT NOT NULL, category_family TEXT NOT NULL, priority TEXT NOT NULL,"
+        " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, merged_into TEXT,"
+        " doc BLOB NOT NULL, ended_at INTEGER NOT NULL DEFAULT 0);" +
+        (renamed ? std::string() : "CREATE INDEX cases_status ON cases(status);") +
+        "INSERT INTO events VALUES(1, 'C1', 'created', '320104002', 0, '', '', 'f', 'new', 1, '{}', '{\"v\":1}');"
+        "INSERT INTO events VALUES(2, 'C2', 'created', '320104002', 1, '', '', 'f', 'new', 2, '{}', '{\"v\":2}');"
+        "INSERT INTO events VALUES(3, 'C1', 'updated', '320104002', 2, '', '', 'f', 'closed', 3, '{}', '{\"v\":3}');"
+        "INSERT INTO " + table + " VALUES('C1', 3, 'closed', '320104002', '', '', 'c', 'f', 'general', 1, 3, NULL, '{\"v\":3}', 3);"
+        "INSERT INTO " + table + " VALUES('C2', 2, 'cancelled', '320104002', '', '', 'c', 'f', 'general', 2, 9, NULL, '{\"v\":\"edited\"}', 9);";
+    char* err = nullptr;
+    const int rc = sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &err);
+    const std::string msg = err ? err : "";
+    sqlite3_free(err);
+    sqlite3_close(h);
+    INFO(msg);
+    REQUIRE(rc == SQLITE_OK);
+}
+
+}  // namespace
+
+TEST_CASE("store: a schema 5 store keeps every case and its document, stored once, also after a crash half-way", "[unit]") {
+    for (const bool renamed : {false, true}) {
+        INFO((renamed ? "crashed after the rename" : "schema 5"));
+        TempDir dir;
+        const fs::path db = dir.path / "hub.db";
+        make_v5_store(db, renamed);
+        {
+            auto s = Store::open(db, Store::Sync::normal);
+            if (!s) FAIL(s.error().message);
+            auto c1 = (*s)->find_case("C1");
+            REQUIRE(c1);
+            REQUIRE(c1->has_value());
+            CHECK((*c1)->status == "closed");
+            CHECK((*c1)->doc == R"({"v":3})");
+            CHECK((*c1)->ended_at == 3);
+            auto c2 = (*s)->find_case("C2");
+            REQUIRE(c2);
+            REQUIRE(c2->has_value());
+            CHECK((*c2)->doc == R"({"v":"edited"})");  // the case's document is the current state
+            CHECK((*c2)->updated_at == 9);
+            auto d = (*s)->case_doc("C2");
+            REQUIRE(d);
+            CHECK(*d == std::optional<std::string>(R"({"v":"edited"})"));
+        }
+        CHECK(scalar(db, "SELECT type FROM sqlite_master WHERE name='cases'") == "view");
+        CHECK(scalar(db, "SELECT count(*) FROM case_rows") == "2");
+        CHECK(scalar(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('cases_v5', 'cases_status')") == "0");
+        CHECK(scalar(db, "SELECT doc FROM events WHERE seq=1") == R"({"v":1})");  // history untouched
+        CHECK(scalar(db, "SELECT doc FROM events WHERE seq=2") == R"({"v":"edited"})");
+        CHECK(scalar(db, "SELECT group_concat(doc, ' ') FROM (SELECT doc FROM cases ORDER BY case_id)") ==
+              R"({"v":3} {"v":"edited"})");
+        CHECK(scalar(db, "SELECT value FROM meta WHERE key='schema_version'") == "6");
     }
 }
