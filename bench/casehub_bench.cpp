@@ -665,6 +665,22 @@ void phase_latency(const Options& o, const fs::path& work, Results& res) {
         fig(tag + "_emit_to_commit_start_p50_ms", percentile(to_commit, 0.50), "ms", 1);
         fig(tag + "_commit_start_to_consumer_p50_ms", percentile(to_consumer, 0.50), "ms", 1);
         fig(tag + "_overloaded", static_cast<double>(r.emitted) < count * 0.97 ? 1 : 0, "");
+        // p99 per second of emit time, warm-up included: shows a transient (the first commits of
+        // a new store, the first checkpoints) apart from the steady state.
+        if (!r.rows.empty()) {
+            std::string by_second;
+            const std::int64_t first = r.rows.front().emit_us;
+            for (std::size_t i = 0; i < r.rows.size();) {
+                const std::int64_t second = (r.rows[i].emit_us - first) / 1000000;
+                std::vector<double> in_second;
+                for (; i < r.rows.size() && (r.rows[i].emit_us - first) / 1000000 == second; ++i)
+                    in_second.push_back(static_cast<double>(r.rows[i].deliver_us - r.rows[i].emit_us) / 1000.0);
+                char cell[48];
+                std::snprintf(cell, sizeof cell, " %lld:%.0f", static_cast<long long>(second + 1), percentile(in_second, 0.99));
+                by_second += cell;
+            }
+            note(tag + ": p99 ms by second of emit (second:p99, warm-up included):" + by_second);
+        }
         if (static_cast<double>(r.emitted) < count * 0.97)
             note(tag + ": overloaded, the source fell behind the offered rate (the hub's credit held it back): the load is above capacity, and latency includes the wait at the source");
     }

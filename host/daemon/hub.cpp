@@ -449,6 +449,7 @@ void Hub::commit_pending() {
     const std::int64_t now = clock_.now_ms();  // the hub's clock (simulated in a simulated year)
     std::vector<EventRow> events;
     std::map<Adapter*, Counters> counts;
+    std::map<Adapter*, const std::string*> cursors;
     auto fail = [&](const std::string& why) {
         // Nothing acked, nothing dropped: the batches stay pending and are retried shortly;
         // the runners stall on credit meanwhile.
@@ -474,9 +475,12 @@ void Hub::commit_pending() {
             d.doc = std::string(l.native);
             if (auto r = store_->add_dead_letter(d); !r) return fail(r.error().message);
         }
-        if (p.batch.cursor)
-            if (auto r = store_->set_cursor(p.batch.adapter, *p.batch.cursor); !r) return fail(r.error().message);
+        if (p.batch.cursor) cursors[p.adapter] = &*p.batch.cursor;
     }
+    // One cursor write per adapter per commit, its last batch's (only that one survives the
+    // transaction): below capacity a batch is often a single record.
+    for (auto& [a, cursor] : cursors)
+        if (auto r = store_->set_cursor(a->cfg.id, *cursor); !r) return fail(r.error().message);
     for (auto& [a, c] : counts)
         if (auto r = store_->add_counters(a->cfg.id, c); !r) return fail(r.error().message);
     if (auto r = store_->commit(); !r) return fail(r.error().message);
