@@ -78,6 +78,7 @@ std::size_t primary_member(const std::vector<CaseMember>& ms) {
 }
 
 json compose_case(const std::vector<CaseMember>& ms, const ComposeInput& st) {
+    const json& previous = st.previous ? *st.previous : kNull;
     const CaseMember& pm = ms[primary_member(ms)];
     const json& p = *pm.record;
 
@@ -144,7 +145,7 @@ json compose_case(const std::vector<CaseMember>& ms, const ComposeInput& st) {
         if (priority_rank(pr) > priority_rank(priority)) priority = pr;
     }
 
-    const json& prev_times = field(st.previous, "times");
+    const json& prev_times = field(previous, "times");
     json times = {{"reported_at", extreme_time(ms, "reported_at", false)},
                   {"registered_at", extreme_time(ms, "registered_at", false)},
                   {"dispatched_at", extreme_time(ms, "dispatched_at", false)},
@@ -193,7 +194,7 @@ json compose_case(const std::vector<CaseMember>& ms, const ComposeInput& st) {
             add_unit(std::move(x));
         }
     }
-    for (const auto& u : field(st.previous, "responsible").is_array() ? field(st.previous, "responsible") : json::array())
+    for (const auto& u : field(previous, "responsible").is_array() ? field(previous, "responsible") : json::array())
         if (str(u, "system") == "hub") add_unit(u);
     json tags = json::array(), attachments = json::array(), links = json::array();
     for (const auto& m : ms) {
@@ -204,8 +205,9 @@ json compose_case(const std::vector<CaseMember>& ms, const ComposeInput& st) {
             for (const auto& x : a) add_unique(out, x);
         }
     }
-    for (const auto& l : st.extra_links) add_unique(links, l);
-    for (const auto& l : field(st.previous, "links").is_array() ? field(st.previous, "links") : json::array())
+    if (st.extra_links)
+        for (const auto& l : *st.extra_links) add_unique(links, l);
+    for (const auto& l : field(previous, "links").is_array() ? field(previous, "links") : json::array())
         if (str(l, "relation") == "related") add_unique(links, l);
     // A case does not link its own records.
     std::set<std::string> own;
@@ -268,7 +270,7 @@ json compose_case(const std::vector<CaseMember>& ms, const ComposeInput& st) {
         {"attachments", std::move(attachments)},
         {"links", std::move(links)},
         {"sources", std::move(sources)},
-        {"merged_from", st.merged_from},
+        {"merged_from", st.merged_from ? *st.merged_from : json::array()},
         {"merged_into", nullptr},
         {"closed_by", st.status.closed_by ? json(*st.status.closed_by) : json()},
         {"reopen_count", st.status.reopen_count},

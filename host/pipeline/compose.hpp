@@ -24,11 +24,13 @@ struct ComposeInput {
     std::string case_id, created_at, updated_at;  // hub times, RFC 3339
     std::uint64_t seq = 0;
     CaseStatus status;
-    nlohmann::json merged_from = nlohmann::json::array();
+    // Borrowed for the call, not copied (a previous document is a tree of a hundred nodes);
+    // null pointers mean an empty array, no document, no links.
+    const nlohmann::json* merged_from = nullptr;  // array of case ids
     // The case's previous document (null for a new case): what the hub itself added — units
     // dispatched by the command centre, `related` links, the moments it stamped — is kept.
-    nlohmann::json previous;
-    nlohmann::json extra_links = nlohmann::json::array();  // hub-added links (e.g. `related`)
+    const nlohmann::json* previous = nullptr;
+    const nlohmann::json* extra_links = nullptr;  // hub-added links (e.g. `related`)
 };
 
 // The primary record (§3.2: system precedence, skipping other.unclassified, then the earliest

@@ -224,9 +224,9 @@ Result<EventRow> Pipeline::write_case(Store& store, const std::string& case_id, 
     cs.updated_at = sdk::format_rfc3339_beijing(now_ms, true);
     cs.seq = store.head_seq() + 1;
     cs.status = st;
-    cs.merged_from = merged_from;
-    cs.previous = previous;
-    cs.extra_links = extra_links;
+    cs.merged_from = &merged_from;
+    cs.previous = &previous;
+    cs.extra_links = &extra_links;
     const auto members = L.members();
     json doc = compose_case(members, cs);
     const json& loc = doc["location"];
