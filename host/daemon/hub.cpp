@@ -694,9 +694,10 @@ int Hub::run() {
         }
 
         std::int64_t timeout = std::min<std::int64_t>(100, cfg_.supervisor.heartbeat.count());
-        if (!pending_.empty())
-            timeout = std::max<std::int64_t>(0, (intake_drained_ ? cfg_.flow.commit_min_delay : cfg_.flow.commit_max_delay).count() -
-                                                    (now - oldest_pending_));
+        if (!pending_.empty()) {  // until commit_due() would say yes, unless something arrives
+            const auto wait = intake_drained_ ? cfg_.flow.commit_min_delay : cfg_.flow.commit_max_delay;
+            timeout = std::max<std::int64_t>(0, wait.count() - (now - oldest_pending_));
+        }
         zmq::pollitem_t items[] = {{static_cast<void*>(intake_), 0, ZMQ_POLLIN, 0},
                                    {static_cast<void*>(control_), 0, ZMQ_POLLIN, 0},
                                    {nullptr, signal_fd_, ZMQ_POLLIN, 0}};

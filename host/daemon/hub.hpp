@@ -2,8 +2,8 @@
 //
 // One thread, one poll loop. Received batches are committed together once the intake is
 // drained (or after commit_max_delay_ms under load); only then are they acked, so a runner
-// never hears "durable" for a batch that is not. Every adapter is isolated: its runner is a child process, its failures change
-// only its own state.
+// never hears "durable" for a batch that is not. Every adapter is isolated: its runner is a
+// child process, its failures change only its own state.
 #pragma once
 
 #include "common/result.hpp"

@@ -216,18 +216,14 @@ Result<void> Store::migrate() {
     if (!st || sqlite3_step(st) != SQLITE_ROW) return make_error(last_error());
     const bool corr_without_place = sqlite3_column_int(st, 0) == 0;
     sqlite3_reset(st);
-    st = stmt("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='corr_records'");
-    if (!st || sqlite3_step(st) != SQLITE_ROW) return make_error(last_error());
-    const bool has_corr = sqlite3_column_int(st, 0) > 0;
-    sqlite3_reset(st);
-    if (has_corr && corr_without_place)
+    auto has_corr = has_table("corr_records");
+    if (!has_corr) return has_corr.error();
+    if (*has_corr && corr_without_place)
         if (auto r = exec("ALTER TABLE corr_records ADD COLUMN place TEXT NOT NULL DEFAULT '';"); !r) return r;
     if (auto r = migrate_source_records(); !r) return r;
-    st = stmt("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='cases'");
-    if (!st || sqlite3_step(st) != SQLITE_ROW) return make_error(last_error());
-    const bool has_cases = sqlite3_column_int(st, 0) > 0;
-    sqlite3_reset(st);
-    if (!has_cases) return {};
+    auto has_cases = has_table("cases");  // a table up to schema 5, a view since
+    if (!has_cases) return has_cases.error();
+    if (!*has_cases) return {};
     st = stmt("SELECT count(*) FROM pragma_table_info('cases') WHERE name='ended_at'");
     if (!st || sqlite3_step(st) != SQLITE_ROW) return make_error(last_error());
     const bool has_ended = sqlite3_column_int(st, 0) > 0;
@@ -258,47 +254,49 @@ Result<void> Store::migrate_source_records() {
                 " DROP INDEX IF EXISTS source_records_case; COMMIT;");
 }
 
-Result<void> Store::finish_source_records() {
-    sqlite3_stmt* st = stmt("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='source_records_v4'");
-    if (!st || sqlite3_step(st) != SQLITE_ROW) return make_error(last_error());
-    const bool pending = sqlite3_column_int(st, 0) > 0;
+Result<bool> Store::has_table(const char* name) {
+    sqlite3_stmt* st = stmt("SELECT count(*) FROM sqlite_master WHERE type='table' AND name=?");
+    if (!st) return make_error(last_error());
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW) return make_error(last_error());
+    const bool found = sqlite3_column_int(st, 0) > 0;
     sqlite3_reset(st);
-    if (!pending) return {};
+    return found;
+}
+
+Result<void> Store::exec_or_rollback(const std::string& script) {
+    auto r = exec(script.c_str());
+    if (!r) (void)exec("ROLLBACK;");
+    return r;
+}
+
+Result<void> Store::finish_source_records() {
+    auto pending = has_table("source_records_v4");
+    if (!pending) return pending.error();
+    if (!*pending) return {};
     std::fprintf(stderr, "casehub store: copying source_records into a rowid table (schema 5), once\n");
     const char* cols = "system, record_id, case_id, version, version_form, raw_sha256, status, status_native,"
                        " adapter, received_at, doc";
-    const std::string sql = std::string("BEGIN IMMEDIATE; INSERT OR IGNORE INTO source_records(") + cols +
-                            ") SELECT " + cols + " FROM source_records_v4; DROP TABLE source_records_v4; COMMIT;";
-    if (auto r = exec(sql.c_str()); !r) {
-        (void)exec("ROLLBACK;");
-        return r;
-    }
-    return {};
+    return exec_or_rollback(std::string("BEGIN IMMEDIATE; INSERT OR IGNORE INTO source_records(") + cols +
+                            ") SELECT " + cols + " FROM source_records_v4; DROP TABLE source_records_v4; COMMIT;");
 }
 
 // Schema 5 → 6, second half. A case's document was always written with the event at its seq,
 // so dropping it loses nothing; should one differ all the same (an edit by hand), the case's is
 // the current state and replaces that event's.
 Result<void> Store::finish_cases() {
-    sqlite3_stmt* st = stmt("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='cases_v5'");
-    if (!st || sqlite3_step(st) != SQLITE_ROW) return make_error(last_error());
-    const bool pending = sqlite3_column_int(st, 0) > 0;
-    sqlite3_reset(st);
-    if (!pending) return {};
+    auto pending = has_table("cases_v5");
+    if (!pending) return pending.error();
+    if (!*pending) return {};
     std::fprintf(stderr, "casehub store: case documents are now stored once, in events (schema 6); converting, once\n");
     const char* cols = "case_id, seq, status, street_code, community_code, grid_code, category_code, category_family,"
                        " priority, created_at, updated_at, merged_into, ended_at";
-    const std::string sql =
+    return exec_or_rollback(
         std::string("BEGIN IMMEDIATE;"
                     " UPDATE events SET doc = (SELECT c.doc FROM cases_v5 c WHERE c.seq = events.seq)"
                     " WHERE seq IN (SELECT c.seq FROM cases_v5 c JOIN events e ON e.seq = c.seq WHERE e.doc IS NOT c.doc);"
                     " INSERT OR IGNORE INTO case_rows(") + cols + ") SELECT " + cols + " FROM cases_v5;"
-                    " DROP TABLE cases_v5; COMMIT;";
-    if (auto r = exec(sql.c_str()); !r) {
-        (void)exec("ROLLBACK;");
-        return r;
-    }
-    return {};
+                    " DROP TABLE cases_v5; COMMIT;");
 }
 
 Result<void> Store::load_heads() {

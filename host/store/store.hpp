@@ -254,6 +254,8 @@ private:
     Result<void> migrate_source_records();  // schema 4 → 5 (store.cpp)
     Result<void> finish_source_records();
     Result<void> finish_cases();
+    Result<bool> has_table(const char* name);
+    Result<void> exec_or_rollback(const std::string& script);  // ROLLBACK when it fails
     Result<std::vector<std::pair<std::string, std::string>>> text_pairs(sqlite3_stmt* st);
     Result<bool> any_row(sqlite3_stmt* st);
     std::string last_error() const;

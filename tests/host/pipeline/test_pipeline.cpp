@@ -805,11 +805,22 @@ TEST_CASE("events: a rollback restores head_seq, the street heads and everything
 
 namespace {
 
+// Runs a script on a store file (created if need be), as an older casehub would have left it.
+void exec_script(const fs::path& db, const std::string& sql) {
+    sqlite3* h = nullptr;
+    REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
+    char* err = nullptr;
+    const int rc = sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &err);
+    const std::string msg = err ? err : "";
+    sqlite3_free(err);
+    sqlite3_close(h);
+    INFO(msg);
+    REQUIRE(rc == SQLITE_OK);
+}
+
 // A store as schema 4 left it: source_records WITHOUT ROWID (or, `renamed`, as a crash between
 // the two halves of the 4 → 5 migration leaves it).
 void make_v4_store(const fs::path& db, bool renamed) {
-    sqlite3* h = nullptr;
-    REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
     const std::string table = renamed ? "source_records_v4" : "source_records";
     const std::string sql =
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -823,13 +834,7 @@ void make_v4_store(const fs::path& db, bool renamed) {
         " 'ab', 'new', '01', 'dcm-main', 1, X'7B7D');"
         "INSERT INTO " + table + " VALUES('gridapp', 'G7', 'C20260309-000001', '3', 'revision', 'cd', 'new', 'x',"
         " 'gridapp', 2, X'7B7D');";
-    char* err = nullptr;
-    const int rc = sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &err);
-    const std::string msg = err ? err : "";
-    sqlite3_free(err);
-    sqlite3_close(h);
-    INFO(msg);
-    REQUIRE(rc == SQLITE_OK);
+    exec_script(db, sql);
 }
 
 std::string scalar(const fs::path& db, const char* sql) {
@@ -880,8 +885,6 @@ namespace {
 // `renamed`, as a crash between the two halves of the 5 → 6 migration leaves it). Case 1's
 // document is its last event's, as the hub always wrote it; case 2's was edited by hand.
 void make_v5_store(const fs::path& db, bool renamed) {
-    sqlite3* h = nullptr;
-    REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
     const std::string table = renamed ? "cases_v5" : "cases";
     const std::string sql =
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -901,13 +904,7 @@ void make_v5_store(const fs::path& db, bool renamed) {
         "INSERT INTO events VALUES(3, 'C1', 'updated', '320104002', 2, '', '', 'f', 'closed', 3, '{}', '{\"v\":3}');"
         "INSERT INTO " + table + " VALUES('C1', 3, 'closed', '320104002', '', '', 'c', 'f', 'general', 1, 3, NULL, '{\"v\":3}', 3);"
         "INSERT INTO " + table + " VALUES('C2', 2, 'cancelled', '320104002', '', '', 'c', 'f', 'general', 2, 9, NULL, '{\"v\":\"edited\"}', 9);";
-    char* err = nullptr;
-    const int rc = sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &err);
-    const std::string msg = err ? err : "";
-    sqlite3_free(err);
-    sqlite3_close(h);
-    INFO(msg);
-    REQUIRE(rc == SQLITE_OK);
+    exec_script(db, sql);
 }
 
 }  // namespace
