@@ -81,6 +81,13 @@ inline bool put_escaped(Writer& w, std::string_view s) {
     for (const auto* p = b; p < e;) {
         const unsigned char c = *p;
         if (c >= 0x80) {
+            // Most of the hub's text is Chinese: three bytes led by E1–EC or EE–EF, where any
+            // two continuation bytes are valid (E0 and ED, with their overlong and surrogate
+            // limits, take the full check below).
+            if (c >= 0xE1 && c <= 0xEF && c != 0xED && e - p > 2 && (p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80) {
+                p += 3;
+                continue;
+            }
             const int n = utf8_length(p, e);
             if (n == 0) {
                 w.truncate(mark);

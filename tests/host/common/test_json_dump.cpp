@@ -27,6 +27,9 @@ TEST_CASE("dump_json: every control character, and the text of a real record", "
     for (int c = 0; c < 0x80; ++c) all += static_cast<char>(c);
     const json j = {{"all", all}, {"zh", "秦淮区夫子庙街道长乐路88号门口有暴露垃圾，堆了好几天"}, {"n", {1, -2, 3.5}}};
     CHECK(dump_json(j) == j.dump());
+    // Three-byte characters at the edges of the shortcut for E1–EC / EE–EF leads, and E0 / ED.
+    const json edges = {{"k", "\xe1\x80\x80 \xec\xbf\xbf \xee\x80\x80 \xef\xbf\xbf \xe0\xa0\x80 \xed\x9f\xbf 中"}};
+    CHECK(dump_json(edges) == edges.dump());
     CHECK(dump_json(json::object()) == "{}");
     CHECK(dump_json(json::array()) == "[]");
     CHECK(dump_json(json("")) == "\"\"");
@@ -35,7 +38,8 @@ TEST_CASE("dump_json: every control character, and the text of a real record", "
 TEST_CASE("dump_json: a string that is not UTF-8 fails as dump() does, or is replaced as it would be", "[unit]") {
     // Alone, and inside longer text with escapes around it.
     const std::string zh = "秦淮区夫子庙街道长乐路88号", tail = "\"quote\\ \t";
-    for (const std::string bad : {"\xff", "a\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe4\xb8"}) {
+    for (const std::string bad : {"\xff", "a\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe4\xb8",
+                                  "\xe4\x41\x80", "\xe4\xb8\x41", "\xe0\x80\x80", "\xee\x80", "\xef"}) {
         for (const std::string& s : {bad, zh + bad + tail, bad + zh + tail, zh + tail + bad}) {
             const json j = {{"k", s}};
             CHECK_THROWS_AS(dump_json(j), json::type_error);
