@@ -246,13 +246,27 @@ void Hub::reap() {
         if (it == by_pid_.end()) continue;
         Adapter& a = *it->second;
         by_pid_.erase(it);
+        std::string how = describe_exit(status);
+        const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        // A runner that cannot load or is refused says why (FATAL) just before it exits, and its
+        // exit can be seen first: read what it sent, briefly, before its session is closed, or
+        // the reason would be lost to "exited with code N".
+        if ((code == wire::kExitLoadFailed || code == wire::kExitRefused) && !a.fatal_message) {
+            const std::int64_t until = mono_ms() + 250;
+            while (!a.fatal_message && mono_ms() < until) {
+                zmq::pollitem_t item{static_cast<void*>(intake_), 0, ZMQ_POLLIN, 0};
+                try {
+                    if (zmq::poll(&item, 1, std::chrono::milliseconds(25)) > 0) on_intake();
+                } catch (const zmq::error_t&) {
+                    break;  // EINTR: judge the exit as it is
+                }
+            }
+        }
         const std::int64_t now = mono_ms();
         const std::int64_t uptime = now - a.started_at;
         a.pid = 0;
         a.session.clear();  // late messages of this runner are refused from now on
         a.welcomed = false;
-        std::string how = describe_exit(status);
-        const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 
         if (a.state == AdapterState::stopping || stopping_) {
             a.state = AdapterState::stopped;
