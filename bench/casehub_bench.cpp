@@ -30,6 +30,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -109,6 +110,8 @@ struct Options {
     fs::path build = CASEHUB_BINARY_DIR;
     fs::path source = CASEHUB_SOURCE_DIR;
     std::string synchronous = "full";
+    // --set SECTION.KEY=VALUE: hub settings beyond the defaults, VALUE as TOML writes it.
+    std::map<std::string, std::vector<std::string>> hub_settings;
     std::int64_t adapters = 1;                // synth_source runners
     double backfill_cap_s = 360;              // the backfill stops here and extrapolates
     std::int64_t ceiling_records = 1000000;
@@ -121,7 +124,7 @@ struct Options {
                  "usage: casehub-bench [--quick] [--records N] [--backfill N] [--duration S] [--loads R,R,...]\n"
                  "                     [--phases ceilings,throughput,latency,backfill,replay] [--keep DIR]\n"
                  "                     [--build DIR] [--synchronous full|normal] [--backfill-cap S] [--adapters K]\n"
-                 "                     [--replay-store KEPT_DIR]\n");
+                 "                     [--replay-store KEPT_DIR] [--set SECTION.KEY=VALUE ...]\n");
     std::exit(2);
 }
 
@@ -159,6 +162,13 @@ Options parse_options(int argc, char** argv) {
             o.replay_store = fs::absolute(a[++i]);
             if (!fs::exists(*o.replay_store / "backfill/var/casehub.db"))
                 usage("--replay-store " + o.replay_store->string() + " holds no backfill/var/casehub.db");
+        } else if (s == "--set") {
+            if (i + 1 >= a.size()) usage(s + " needs a value");
+            const std::string v = a[++i];
+            const auto dot = v.find('.'), eq = v.find('=');
+            if (dot == std::string::npos || eq == std::string::npos || dot == 0 || eq < dot + 2 || eq + 1 == v.size())
+                usage("--set takes SECTION.KEY=VALUE, e.g. flow.prepare_worker=false");
+            o.hub_settings[v.substr(0, dot)].push_back(v.substr(dot + 1, eq - dot - 1) + " = " + v.substr(eq + 1));
         } else if (s == "--loads" || s == "--phases" || s == "--keep" || s == "--build" || s == "--synchronous") {
             if (i + 1 >= a.size()) usage(s + " needs a value");
             const std::string v = a[++i];
@@ -220,9 +230,21 @@ public:
     // running beside the bench), no command centre (not on the intake path), warn-level log.
     void configure(const std::vector<AdapterSpec>& adapters) {
         std::ofstream t(dir_ / "hub.toml");
+        auto extra = [&](const std::string& section) {
+            if (auto it = o_.hub_settings.find(section); it != o_.hub_settings.end())
+                for (const auto& line : it->second) t << line << "\n";
+        };
         t << "[hub]\ndata_dir = \"var\"\nsynchronous = \"" << o_.synchronous << "\"\nplugin_path = [\""
           << (o_.build / "bench/plugins").string() << "\"]\nlog_level = \"warn\"\nreference_dir = \""
-          << (o_.source / "config/qinhuai").string() << "\"\n[http]\nenabled = false\n";
+          << (o_.source / "config/qinhuai").string() << "\"\n";
+        extra("hub");
+        t << "[http]\nenabled = false\n";
+        extra("http");
+        for (const auto& [section, lines] : o_.hub_settings)
+            if (section != "hub" && section != "http") {
+                t << "[" << section << "]\n";
+                extra(section);
+            }
         for (const auto& a : adapters)
             t << "\n[[adapters]]\nid = \"" << a.id << "\"\nplugin = \"synth_source\"\n[adapters.config]\n"
               << toml_table(a.config);
@@ -317,8 +339,26 @@ public:
 
     // casehubd's user + system CPU so far, in seconds (-1 when unreadable). Less sensitive than
     // a rate to other work on the machine: compare builds with it when the machine is not idle.
-    double cpu_s() const {
-        std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
+    double cpu_s() const { return stat_cpu_s("/proc/" + std::to_string(pid_) + "/stat"); }
+
+    // Each thread's CPU so far, busiest first: "name seconds" (the intake thread is casehubd's
+    // main thread, named casehubd). Tells which thread bounds the throughput.
+    std::vector<std::pair<std::string, double>> thread_cpu_s() const {
+        std::vector<std::pair<std::string, double>> out;
+        std::error_code ec;
+        for (const auto& t : fs::directory_iterator("/proc/" + std::to_string(pid_) + "/task", ec)) {
+            std::ifstream comm(t.path() / "comm");
+            std::string name;
+            std::getline(comm, name);
+            const double s = stat_cpu_s(t.path() / "stat");
+            if (s >= 0) out.emplace_back(t.path().filename() == std::to_string(pid_) ? "intake" : name, s);
+        }
+        std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+        return out;
+    }
+
+    static double stat_cpu_s(const fs::path& path) {
+        std::ifstream in(path);
         std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
         const auto close = stat.rfind(')');  // the command name may hold spaces
         if (close == std::string::npos) return -1;
@@ -490,6 +530,7 @@ struct IngestRun {
     std::vector<Delivery> rows;
     double wall_s = 0;
     double hub_cpu_s = -1;  // casehubd's user + system CPU over the whole run
+    std::vector<std::pair<std::string, double>> hub_threads;  // per thread, busiest first
 };
 
 // `--adapters K` synth sources (runner processes) share the records and the rate; each takes
@@ -575,6 +616,7 @@ IngestRun ingest(const Options& o, const fs::path& dir, const std::string& label
     }
     out.wall_s = since_s(t0);
     out.hub_cpu_s = hub.cpu_s();
+    out.hub_threads = hub.thread_cpu_s();
     const int rc = hub.terminate();
     consumer.stop();
     out.delivered = consumer.distinct_records();
@@ -611,6 +653,19 @@ void phase_throughput(const Options& o, const fs::path& work, Results& res) {
     note("throughput: the consumer saw " + std::to_string(r.gaps) + " gap(s) and replayed them from the store");
     if (r.hub_cpu_s >= 0 && r.delivered > 0)
         fig("throughput_casehubd_cpu_us_per_record", 1e6 * r.hub_cpu_s / static_cast<double>(r.delivered), "us/record");
+    if (r.delivered > 0 && !r.hub_threads.empty()) {
+        std::string line;
+        for (const auto& [name, s] : r.hub_threads) {
+            if (name == "intake")
+                fig("throughput_intake_thread_us_per_record", 1e6 * s / static_cast<double>(r.delivered), "us/record");
+            if (s >= 0.05) {
+                char b[96];
+                std::snprintf(b, sizeof b, "%s%s %.0f", line.empty() ? "" : ", ", name.c_str(), 1e6 * s / static_cast<double>(r.delivered));
+                line += b;
+            }
+        }
+        note("throughput: casehubd's threads, us of CPU per record: " + line);
+    }
     fig("throughput_joined_share", r.delivered ? 100.0 * static_cast<double>(r.joined) / static_cast<double>(r.delivered) : 0, "%", 1);
     if (!r.ok) {
         res.ok = false;
@@ -1045,7 +1100,10 @@ int main(int argc, char** argv) {
         la >> l1 >> l5;
         note("load average at start: " + l1 + " (1 min), " + l5 + " (5 min): other work on this machine skews every figure");
     }
-    note("hub: synchronous=" + o.synchronous + ", flow and correlation defaults of config/casehub.toml, http off, command centre off, " +
+    std::string settings;
+    for (const auto& [section, lines] : o.hub_settings)
+        for (const auto& l : lines) settings += ", " + section + "." + l;
+    note("hub: synchronous=" + o.synchronous + settings + ", otherwise the flow and correlation defaults of config/casehub.toml, http off, command centre off, " +
          std::to_string(o.adapters) + " synth_source adapter(s) (batch_size 1000)");
     note("records: synth_source, casehub.record/1 of about 1.4 KB (record_mean_bytes), 15 % repeat reports of an earlier incident, 90 % of incidents closed, timeline 1,000 records per simulated day");
 

@@ -903,7 +903,10 @@ Result<std::unique_ptr<ReplayServer>> ReplayServer::start(zmq::context_t& ctx, c
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
-    s->thread_ = std::thread([&impl] { impl.run(); });
+    s->thread_ = std::thread([&impl] {
+        pthread_setname_np(pthread_self(), "replay");  // for top -H and casehub-bench
+        impl.run();
+    });
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     return s;
 }

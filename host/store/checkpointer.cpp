@@ -1,5 +1,7 @@
 #include "store/checkpointer.hpp"
 
+#include <pthread.h>
+
 namespace casehub::host {
 
 Result<std::unique_ptr<Checkpointer>> Checkpointer::start(const std::filesystem::path& db, bool full_sync,
@@ -22,7 +24,10 @@ Result<std::unique_ptr<Checkpointer>> Checkpointer::start(const std::filesystem:
         c->db_ = nullptr;
         return make_error(m);
     }
-    c->thread_ = std::thread([p = c.get()] { p->run(); });
+    c->thread_ = std::thread([p = c.get()] {
+        pthread_setname_np(pthread_self(), "checkpoint");  // for top -H and casehub-bench
+        p->run();
+    });
     return c;
 }
 
