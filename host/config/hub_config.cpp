@@ -46,7 +46,8 @@ constexpr std::string_view kSupervisorKeys[] = {
     "heartbeat_ms",       "hang_timeout_ms", "stop_timeout_ms"};
 constexpr std::string_view kFlowKeys[] = {"credit_records", "max_batch_records",
                                           "commit_min_delay_ms", "commit_max_delay_ms",
-                                          "runner_host_timeout_ms"};
+                                          "runner_host_timeout_ms", "prepare_worker",
+                                          "sync_worker"};
 constexpr std::string_view kAdapterKeys[] = {"id", "plugin", "enabled", "config"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn",
                                            "error", "critical", "off"};
@@ -586,6 +587,8 @@ MaybeError read_flow(const Section& s, const Section& supervisor, HubConfig& cfg
     if (auto e = s.get_ms("commit_max_delay_ms", f.commit_max_delay, 0, 10'000)) return e;
     if (auto e = s.get_ms("runner_host_timeout_ms", f.runner_host_timeout, 100, 3'600'000))
         return e;
+    if (auto e = s.get_bool("prepare_worker", f.prepare_worker)) return e;
+    if (auto e = s.get_bool("sync_worker", f.sync_worker)) return e;
     if (f.max_batch_records > f.credit_records)
         return relation_error(s, "max_batch_records", s, "credit_records",
                               "max_batch_records (" + std::to_string(f.max_batch_records) +

@@ -79,6 +79,10 @@ struct FlowSection {                                         // [flow]  (TOML ke
                                                              //   as the intake is drained
     std::chrono::milliseconds commit_max_delay{20};          // commit_max_delay_ms
     std::chrono::milliseconds runner_host_timeout{10000};    // runner_host_timeout_ms
+    bool prepare_worker = true;                              // prepare_worker: parse, validate and
+                                                             //   locate on a second thread
+    bool sync_worker = true;                                 // sync_worker: with synchronous = full,
+                                                             //   fsync the log on a thread of its own
 };
 
 struct HttpSection {                                         // [http]  (TOML key)

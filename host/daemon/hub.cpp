@@ -64,14 +64,19 @@ Hub::~Hub() {
     if (http_) http_->stop();  // its handlers may be waiting on the control socket: first
     if (replay_) replay_->stop();
     if (signal_fd_ >= 0) ::close(signal_fd_);
+    preparer_.reset();  // its worker may still read the bytes pending_ owns: stop it first
 }
 
 Result<std::unique_ptr<Hub>> Hub::create(HubConfig cfg, std::filesystem::path runner) {
     std::unique_ptr<Hub> h(new Hub(std::move(cfg), std::move(runner)));
-    auto store = Store::open(h->cfg_.hub.store,
-                             h->cfg_.hub.synchronous == Synchronous::normal ? Store::Sync::normal : Store::Sync::full);
+    // synchronous = full: every commit is fsynced before anything says it is durable; by the
+    // WalSyncer's thread (flow.sync_worker) or inside the commit by SQLite.
+    const bool full_sync = h->cfg_.hub.synchronous != Synchronous::normal;
+    const bool sync_worker = full_sync && h->cfg_.flow.sync_worker;
+    auto store = Store::open(h->cfg_.hub.store, full_sync && !sync_worker ? Store::Sync::full : Store::Sync::normal);
     if (!store) return store.error();
     h->store_ = std::move(*store);
+    if (sync_worker) h->syncer_ = WalSyncer::start(h->cfg_.hub.store.string() + "-wal");
     {
         const bool full = h->cfg_.hub.synchronous != Synchronous::normal;
         auto ck = Checkpointer::start(h->cfg_.hub.store, full, std::chrono::milliseconds(250));
@@ -97,6 +102,7 @@ Result<std::unique_ptr<Hub>> Hub::create(HubConfig cfg, std::filesystem::path ru
     }
     h->pipeline_ = std::make_unique<Pipeline>(std::move(*categories), h->cfg_.hub.systems, std::move(*locator),
                                               std::move(corr));
+    h->preparer_ = std::make_unique<Preparer>(*h->pipeline_, h->cfg_.flow.prepare_worker);
     if (auto r = h->start_command(); !r) return r.error();  // [command]: clock, rules (daemon/whistles.cpp)
     auto counters = h->store_->counters();
     if (!counters) return counters.error();
@@ -424,6 +430,7 @@ void Hub::on_message(const std::string& rid, wire::Message& m) {
             p.batch.letters.push_back({j.value("reason", ""), j.value("detail", ""), j.value("cursor", ""),
                                        std::string_view(native.data<char>(), native.size())});
         }
+        p.prepared = preparer_->submit(p.batch.records);
         a->in_flight += static_cast<std::int64_t>(nrec);
         if (pending_.empty()) oldest_pending_ = now;
         pending_records_ += nrec;
@@ -474,8 +481,12 @@ void Hub::commit_pending() {
     if (auto r = store_->begin(); !r) return fail(r.error().message);
     for (auto& p : pending_) {
         Counters& c = counts[p.adapter];
-        for (auto rec : p.batch.records) {
-            auto r = pipeline_->apply(*store_, p.batch.adapter, rec, p.batch.cursor.value_or(""), now, events, c);
+        for (std::size_t i = 0; i < p.batch.records.size(); ++i) {
+            // The previous commit's sync may be done: ack it now, so its runner sends more
+            // while this commit is still being applied.
+            if (i % 64 == 63) finish_durable();
+            auto r = pipeline_->apply(*store_, p.batch.adapter, p.batch.records[i], p.prepared->take(i),
+                                      p.batch.cursor.value_or(""), now, events, c);
             if (!r) return fail(r.error().message);
         }
         for (const auto& l : p.batch.letters) {
@@ -502,27 +513,54 @@ void Hub::commit_pending() {
     checkpointer_->poke();
     commit_us_total_ += std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
     ++commit_count_;
-    publish(events);
-    for (auto& [a, c] : counts) a->counters += c;
+    Committed done;
+    done.events = std::move(events);
+    done.counts = std::move(counts);
+    for (auto& p : pending_)
+        done.batches.push_back({p.adapter, p.session, p.batch.batch, p.records, p.batch.letters.size(), std::move(p.batch.cursor)});
+    pending_.clear();
+    pending_records_ = 0;
+    if (!syncer_) return finish(done);
+    done.ticket = syncer_->request();
+    unsynced_.push_back(std::move(done));
+}
+
+void Hub::finish(Committed& c) {
+    send_to_feed(c.events);
+    for (auto& [a, n] : c.counts) a->counters += n;
     // Ack the last committed batch of each live session (acks are cumulative).
     std::map<Adapter*, std::uint64_t> ack;
-    for (auto& p : pending_) {
-        Adapter& a = *p.adapter;
-        a.records_received += p.records;
-        a.dead_letters += p.batch.letters.size();
+    for (auto& b : c.batches) {
+        Adapter& a = *b.adapter;
+        a.records_received += b.records;
+        a.dead_letters += b.letters;
         ++a.batches_committed;
-        if (p.batch.cursor) a.last_cursor = p.batch.cursor;
-        if (a.session == p.session) {
-            a.in_flight -= static_cast<std::int64_t>(p.records);
-            ack[&a] = p.batch.batch;
+        if (b.cursor) a.last_cursor = std::move(b.cursor);
+        if (a.session == b.session) {
+            a.in_flight -= static_cast<std::int64_t>(b.records);
+            ack[&a] = b.batch;
         }
     }
     for (auto& [a, upto] : ack) {
         std::string rid = a->cfg.id + "/" + a->session;
         wire::send(intake_, &rid, wire::ACK, {{"batch", upto}});
     }
-    pending_.clear();
-    pending_records_ = 0;
+}
+
+void Hub::finish_durable() {
+    if (!syncer_) return;
+    const std::uint64_t durable = syncer_->durable();
+    while (!unsynced_.empty() && unsynced_.front().ticket <= durable) {
+        finish(unsynced_.front());
+        unsynced_.pop_front();
+    }
+}
+
+bool Hub::flush_durable() {
+    if (!syncer_) return true;
+    const bool ok = syncer_->wait(syncer_->request());
+    finish_durable();
+    return ok;
 }
 
 // Re-submits dead letters of the validation stage to the pipeline, after a fix to the
@@ -576,6 +614,12 @@ nlohmann::json Hub::replay_dead_letters(const nlohmann::json& req) {
 }
 
 void Hub::publish(const std::vector<EventRow>& events) {
+    // A failed sync: not on disk, so not published; the main loop stops the hub.
+    if (!flush_durable()) return;
+    send_to_feed(events);
+}
+
+void Hub::send_to_feed(const std::vector<EventRow>& events) {
     if (events.empty()) return;
     publisher_->publish(events);
     events_published_ += events.size();
@@ -623,6 +667,8 @@ nlohmann::json Hub::status_json() const {
               {"commit_avg_us", commit_count_ ? commit_us_total_ / commit_count_ : 0},
               {"commit_us_total", commit_us_total_},
               {"head_seq", store_->head_seq()},
+              {"syncs", syncer_ ? nlohmann::json{{"by", "worker"}, {"runs", syncer_->syncs()}, {"waiting_commits", unsynced_.size()}}
+                        : nlohmann::json{{"by", cfg_.hub.synchronous == Synchronous::normal ? "none" : "commit"}}},
               {"checkpoints", [&] {
                    const auto c = checkpointer_->stats();
                    return nlohmann::json{{"runs", c.runs}, {"frames_copied", c.frames_copied},
@@ -687,6 +733,17 @@ int Hub::run() {
             dispatch_writebacks(now);
         }
         if (commit_due(now)) commit_pending();
+        if (syncer_) {
+            if (auto f = syncer_->failure()) {
+                // The disk refused the log: what was committed since the last good sync may not
+                // be there. Nothing of it was acked or published; the runners resend it to the
+                // next hub from the store's cursors.
+                spdlog::critical("store: {}; stopping (the next start recovers from the store)", *f);
+                for (auto& a : adapters_)
+                    if (a->pid > 0) kill_runner(*a, "the hub's store cannot sync");
+                return 1;
+            }
+        }
         if (now - last_checkpoint > 10000) {
             last_checkpoint = now;
             // A line of progress for whoever watches the log.
@@ -702,6 +759,7 @@ int Hub::run() {
                 for (auto& a : adapters_)
                     if (a->pid > 0) kill_runner(*a, "did not stop in time");
                 commit_pending();
+                if (!flush_durable()) continue;  // the failure above stops the hub
                 spdlog::info("casehubd: stopped");
                 return 0;
             }
@@ -714,9 +772,10 @@ int Hub::run() {
         }
         zmq::pollitem_t items[] = {{static_cast<void*>(intake_), 0, ZMQ_POLLIN, 0},
                                    {static_cast<void*>(control_), 0, ZMQ_POLLIN, 0},
-                                   {nullptr, signal_fd_, ZMQ_POLLIN, 0}};
+                                   {nullptr, signal_fd_, ZMQ_POLLIN, 0},
+                                   {nullptr, syncer_ ? syncer_->wake_fd() : -1, ZMQ_POLLIN, 0}};
         try {
-            zmq::poll(items, 3, std::chrono::milliseconds(timeout));
+            zmq::poll(items, syncer_ ? 4 : 3, std::chrono::milliseconds(timeout));
         } catch (const zmq::error_t& e) {
             if (e.num() != EINTR) throw;
         }
@@ -739,6 +798,10 @@ int Hub::run() {
                 }
             }
             reap();  // SIGCHLDs coalesce; reap whatever is there
+        }
+        if (syncer_ && (items[3].revents & ZMQ_POLLIN)) {
+            syncer_->drain();
+            finish_durable();
         }
         if (items[0].revents & ZMQ_POLLIN) on_intake();
         if (items[1].revents & ZMQ_POLLIN) on_control();

@@ -1,6 +1,7 @@
 // casehubd's core: the intake ROUTER, the runner supervisor, group commit, the control socket.
 //
-// One thread, one poll loop. Received batches are committed together once the intake is
+// One thread, one poll loop (and a worker that parses and locates received records ahead of
+// it: pipeline/preparer.hpp). Received batches are committed together once the intake is
 // drained (or after commit_max_delay_ms under load); only then are they acked, so a runner
 // never hears "durable" for a batch that is not. Every adapter is isolated: its runner is a
 // child process, its failures change only its own state.
@@ -13,9 +14,11 @@
 #include "feed/feed.hpp"
 #include "http/server.hpp"
 #include "pipeline/pipeline.hpp"
+#include "pipeline/preparer.hpp"
 #include "protocol/wire.hpp"
 #include "store/checkpointer.hpp"
 #include "store/store.hpp"
+#include "store/wal_syncer.hpp"
 
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
@@ -101,8 +104,17 @@ private:
     void on_control();
     bool commit_due(std::int64_t now) const;
     void commit_pending();
-    // After a commit: the events go to the feed (in seq order).
+    struct Committed;
+    // After a group commit is on disk: its events to the feed, its acks to the runners.
+    void finish(Committed& c);
+    // finish() every group commit the syncer has made durable, in commit order.
+    void finish_durable();
+    // Waits until everything committed so far is on disk, and finishes it. False: a sync failed.
+    bool flush_durable();
+    // After a commit outside the group commit (operators, timers): waits until it is on disk,
+    // after the group commits before it, then the events go to the feed (in seq order).
     void publish(const std::vector<EventRow>& events);
+    void send_to_feed(const std::vector<EventRow>& events);
     nlohmann::json replay_dead_letters(const nlohmann::json& request);
     // Write-back (daemon/writeback.cpp): a command-centre action on a case becomes an event and
     // one queued write-back per source record whose adapter can apply it.
@@ -134,7 +146,9 @@ private:
     std::filesystem::path runner_;
     std::unique_ptr<Store> store_;
     std::unique_ptr<Checkpointer> checkpointer_;  // copies the WAL into the database off this thread
+    std::unique_ptr<WalSyncer> syncer_;  // fsyncs the WAL off this thread; null: SQLite does (or no fsync)
     std::unique_ptr<Pipeline> pipeline_;
+    std::unique_ptr<Preparer> preparer_;  // after pipeline_: its worker uses it
     std::uint64_t events_published_ = 0;
     zmq::context_t ctx_{1};
     zmq::socket_t intake_, control_;
@@ -152,8 +166,24 @@ private:
         BatchIn batch;
         std::vector<zmq::message_t> frames;  // owns the bytes batch.records points into
         std::size_t records = 0;
+        std::shared_ptr<Preparer::Batch> prepared;  // batch.records, parsed and located
     };
     std::deque<Pending> pending_;
+    // A group commit done in SQLite, waiting for its sync: nothing says "durable" before that.
+    struct Committed {
+        std::uint64_t ticket = 0;  // WalSyncer's
+        std::vector<EventRow> events;
+        std::map<Adapter*, Counters> counts;
+        struct Batch {
+            Adapter* adapter;
+            std::string session;
+            std::uint64_t batch;
+            std::size_t records, letters;
+            std::optional<std::string> cursor;
+        };
+        std::vector<Batch> batches;
+    };
+    std::deque<Committed> unsynced_;
     std::size_t pending_records_ = 0;
     std::int64_t oldest_pending_ = 0;
     bool intake_drained_ = false;  // the last on_intake() read everything that was waiting

@@ -204,7 +204,8 @@ Result<Converter> Converter::create() {
     return Converter(ctx, norm);
 }
 
-Converter::Converter(Converter&& other) noexcept : ctx_(other.ctx_), to_4549_(other.to_4549_) {
+Converter::Converter(Converter&& other) noexcept
+    : ctx_(other.ctx_), to_4549_(other.to_4549_), proj_lock_(std::move(other.proj_lock_)) {
     other.ctx_ = nullptr;
     other.to_4549_ = nullptr;
 }
@@ -214,6 +215,7 @@ Converter& Converter::operator=(Converter&& other) noexcept {
         reset();
         ctx_ = other.ctx_;
         to_4549_ = other.to_4549_;
+        proj_lock_ = std::move(other.proj_lock_);
         other.ctx_ = nullptr;
         other.to_4549_ = nullptr;
     }
@@ -235,7 +237,7 @@ enum class Failure { none, not_finite, out_of_range, proj };
 
 // The allocation-free core of to_wgs84: `out` is set when Failure::none is returned; `proj_err`
 // receives PROJ's error number on Failure::proj.
-Failure convert_to_wgs84(PJ* to_4549, double x, double y, Crs crs, LonLat& out,
+Failure convert_to_wgs84(PJ* to_4549, std::mutex& proj_lock, double x, double y, Crs crs, LonLat& out,
                          int& proj_err) noexcept {
     if (!std::isfinite(x) || !std::isfinite(y)) return Failure::not_finite;
     if (is_degrees(crs) && (std::fabs(x) > 180.0 || std::fabs(y) > 90.0))
@@ -252,6 +254,7 @@ Failure convert_to_wgs84(PJ* to_4549, double x, double y, Crs crs, LonLat& out,
             out = gcj02_to_wgs84(bd09_to_gcj02({x, y}));
             return Failure::none;
         case Crs::epsg4549: {
+            const std::lock_guard hold(proj_lock);
             proj_errno_reset(to_4549);
             const PJ_COORD r = proj_trans(to_4549, PJ_INV, proj_coord(x, y, 0, 0));
             proj_err = proj_errno(to_4549);
@@ -287,8 +290,11 @@ std::string format_failure(Failure f, PJ_CONTEXT* ctx, int proj_err, double x, d
 Result<LonLat> Converter::to_wgs84(double x, double y, Crs crs) const {
     LonLat out{};
     int proj_err = 0;
-    const Failure f = convert_to_wgs84(to_4549_, x, y, crs, out, proj_err);
-    if (f != Failure::none) return make_error(format_failure(f, ctx_, proj_err, x, y, crs));
+    const Failure f = convert_to_wgs84(to_4549_, *proj_lock_, x, y, crs, out, proj_err);
+    if (f != Failure::none) {
+        const std::lock_guard hold(*proj_lock_);  // PROJ's message lives in its context
+        return make_error(format_failure(f, ctx_, proj_err, x, y, crs));
+    }
     return out;
 }
 
@@ -312,6 +318,7 @@ Result<std::pair<double, double>> Converter::from_wgs84(LonLat wgs, Crs crs) con
             return std::pair{b.lon, b.lat};
         }
         case Crs::epsg4549: {
+            const std::lock_guard hold(*proj_lock_);
             proj_errno_reset(to_4549_);
             const PJ_COORD r = proj_trans(to_4549_, PJ_FWD, proj_coord(wgs.lon, wgs.lat, 0, 0));
             const int err = proj_errno(to_4549_);
@@ -356,7 +363,7 @@ Plausibility check_plausible(double x, double y, Crs crs, const Converter& conve
     LonLat as_given{};
     int proj_err = 0;
     const bool given_ok =
-        convert_to_wgs84(converter.to_4549_, x, y, crs, as_given, proj_err) == Failure::none;
+        convert_to_wgs84(converter.to_4549_, *converter.proj_lock_, x, y, crs, as_given, proj_err) == Failure::none;
     if (given_ok && inside(as_given)) {
         p.verdict = Plausibility::ok;
         p.wgs84 = as_given;
@@ -364,7 +371,7 @@ Plausibility check_plausible(double x, double y, Crs crs, const Converter& conve
     }
 
     LonLat swapped{};
-    if (convert_to_wgs84(converter.to_4549_, y, x, crs, swapped, proj_err) == Failure::none &&
+    if (convert_to_wgs84(converter.to_4549_, *converter.proj_lock_, y, x, crs, swapped, proj_err) == Failure::none &&
         inside(swapped)) {
         p.verdict = Plausibility::swapped;
         p.wgs84 = swapped;

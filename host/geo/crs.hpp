@@ -20,6 +20,8 @@
 #include "common/result.hpp"
 #include "geo/lonlat.hpp"
 
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,9 +65,9 @@ struct Plausibility {
     std::string reason;
 };
 
-// Thread-compatible, not thread-safe: PROJ transforms keep per-call state, so use one
-// Converter per thread (const methods included). Move-only; owns a PROJ context and the
-// EPSG:4549 transform, both created once in create().
+// Thread-safe: PROJ transforms keep per-call state, so the EPSG:4549 calls (the only ones that
+// reach PROJ) take a lock; the other CRSs are pure math. Move-only; owns a PROJ context and
+// the EPSG:4549 transform, both created once in create().
 class Converter {
 public:
     // Needs PROJ's database (package proj-data). The error names PROJ's message.
@@ -86,11 +88,12 @@ public:
 
 private:
     friend Plausibility check_plausible(double, double, Crs, const Converter&, LonLat, LonLat);
-    Converter(pj_ctx* ctx, PJconsts* to_4549) noexcept : ctx_(ctx), to_4549_(to_4549) {}
+    Converter(pj_ctx* ctx, PJconsts* to_4549) : ctx_(ctx), to_4549_(to_4549), proj_lock_(std::make_unique<std::mutex>()) {}
     void reset() noexcept;
 
     pj_ctx* ctx_ = nullptr;
     PJconsts* to_4549_ = nullptr;  // lon/lat (EPSG:4490, normalized) → easting/northing
+    std::unique_ptr<std::mutex> proj_lock_;  // guards ctx_ and to_4549_ (a pointer: movable)
 };
 
 inline constexpr double plausibility_margin_m = 5000.0;

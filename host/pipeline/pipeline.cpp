@@ -244,13 +244,23 @@ Result<EventRow> Pipeline::write_case(Store& store, const std::string& case_id, 
     return ev;
 }
 
-Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::string_view bytes,
+Pipeline::Prepared Pipeline::prepare(std::string_view bytes) const {
+    Prepared p;
+    sdk::RecordCheckOptions opts{&systems_, &categories_.codes(), &parse_json_fast};
+    p.fault = sdk::parse_and_check_record(bytes, p.rec, opts);
+    if (p.fault) return p;
+    p.cat = categories_.find(p.rec["category"]["code"].get<std::string>());
+    p.where = locator_ ? locator_->locate(p.rec) : simple_location(p.rec);
+    p.profile = correlate::make_profile(p.rec, p.where.location, *p.cat, correlator_.settings());
+    return p;
+}
+
+Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::string_view bytes, Prepared prepared,
                                 std::string_view cursor, std::int64_t now_ms, std::vector<EventRow>& events,
                                 Counters& counters, std::string* fault_out) {
     ++counters.records_in;
-    json rec;
-    sdk::RecordCheckOptions opts{&systems_, &categories_.codes(), &parse_json_fast};
-    if (auto fault = sdk::parse_and_check_record(bytes, rec, opts)) {
+    json& rec = prepared.rec;
+    if (const auto& fault = prepared.fault) {
         // Personal data never reaches the store raw: the dead-letter copy is withheld.
         std::string doc = fault->reason == "unmasked_personal_data"
                               ? sdk::withhold_personal_data(rec).dump()
@@ -262,7 +272,7 @@ Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::str
     const std::string system = src["system"], record_id = src["record_id"], version = src["version"];
     const std::string sha = rec["raw_sha256"];
     const auto form = *sdk::version_form(version);
-    const Category* cat = categories_.find(rec["category"]["code"].get<std::string>());
+    const Category* cat = prepared.cat;
     const Status x = *parse_status(rec["status"].get<std::string>());
 
     auto prior = store.find_source(system, record_id);
@@ -288,7 +298,7 @@ Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::str
     }
 
     const std::string self = system + ":" + record_id;
-    Locator::Located where = locator_ ? locator_->locate(rec) : simple_location(rec);
+    Locator::Located& where = prepared.where;
     json detail = {{"record", self}, {"version", version}};
     if (!where.notes.empty()) detail["location"] = where.notes;
 
@@ -326,7 +336,7 @@ Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::str
         }
         if (same_version_changed) detail["same_version_changed"] = true;
     } else {
-        const correlate::Profile profile = correlate::make_profile(rec, where.location, *cat, correlator_.settings());
+        const correlate::Profile& profile = prepared.profile;
         auto decision = correlator_.decide(store, rec, profile);
         if (!decision) return decision.error();
         detail["correlation"] = decision->detail;

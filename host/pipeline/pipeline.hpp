@@ -15,6 +15,7 @@
 #include "pipeline/status_rules.hpp"
 #include "store/store.hpp"
 
+#include <casehub/sdk/record_check.hpp>
 #include <nlohmann/json.hpp>
 
 #include <optional>
@@ -37,6 +38,18 @@ public:
              std::shared_ptr<const Locator> locator = nullptr,
              correlate::Settings correlation = correlate::default_settings());
 
+    // The part of a record's work that needs no store: parse, validate, locate, and the
+    // correlation profile. prepare() is const and touches no shared mutable state, so it may
+    // run on another thread while apply() runs (the hub's Preparer does).
+    struct Prepared {
+        nlohmann::json rec;
+        std::optional<sdk::RecordFault> fault;  // set: the record is invalid, nothing else is
+        const Category* cat = nullptr;
+        Locator::Located where;
+        correlate::Profile profile;  // used only if the record is new to the hub
+    };
+    Prepared prepare(std::string_view bytes) const;
+
     // Applies one record emitted by `adapter` (its batch reaching `cursor`). Appends the
     // events it caused to `events`; tallies `counters`. Errors are store failures only: a bad
     // record is an Outcome (dead_lettered), never an error.
@@ -44,6 +57,12 @@ public:
     // `fault_out`, when given (a dead-letter replay), receives the reason of a record that is
     // still invalid, and no new dead letter is written for it.
     Result<Outcome> apply(Store& store, std::string_view adapter, std::string_view bytes,
+                          std::string_view cursor, std::int64_t now_ms, std::vector<EventRow>& events,
+                          Counters& counters, std::string* fault_out = nullptr) {
+        return apply(store, adapter, bytes, prepare(bytes), cursor, now_ms, events, counters, fault_out);
+    }
+    // The same, with `prepared` = prepare(bytes) done beforehand.
+    Result<Outcome> apply(Store& store, std::string_view adapter, std::string_view bytes, Prepared prepared,
                           std::string_view cursor, std::int64_t now_ms, std::vector<EventRow>& events,
                           Counters& counters, std::string* fault_out = nullptr);
 

@@ -148,6 +148,8 @@ TEST_CASE("hub config: every key has a default", "[unit]") {
     CHECK(c.flow.commit_min_delay.count() == 0);
     CHECK(c.flow.commit_max_delay.count() == 20);
     CHECK(c.flow.runner_host_timeout.count() == 10000);
+    CHECK(c.flow.prepare_worker);
+    CHECK(c.flow.sync_worker);
     CHECK(c.adapters.empty());
 }
 
@@ -179,6 +181,8 @@ max_batch_records = 10
 commit_min_delay_ms = 0
 commit_max_delay_ms = 0
 runner_host_timeout_ms = 200
+prepare_worker = false
+sync_worker = false
 
 [[adapters]]
 id = "dcm"
@@ -202,11 +206,13 @@ enabled = false
     CHECK(c.supervisor.max_fast_crashes == 0);
     CHECK(c.supervisor.stop_timeout.count() == 1);
     CHECK(c.flow.commit_max_delay.count() == 0);
+    CHECK_FALSE(c.flow.prepare_worker);
+    CHECK_FALSE(c.flow.sync_worker);
     REQUIRE(c.adapters.size() == 1);
     CHECK(c.adapters[0].plugin == "/opt/dcm/libdcm.so");
     CHECK_FALSE(c.adapters[0].enabled);
     CHECK(c.adapters[0].config == json::object());
-    CHECK(c.adapters[0].line == 28);
+    CHECK(c.adapters[0].line == 30);
 }
 
 TEST_CASE("hub config: a relative config file path", "[unit]") {

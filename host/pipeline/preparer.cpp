@@ -1,0 +1,70 @@
+#include "pipeline/preparer.hpp"
+
+#include <pthread.h>
+
+#include <cassert>
+
+namespace casehub::host {
+
+Preparer::Preparer(const Pipeline& pipeline, bool worker) : pipeline_(pipeline) {
+    if (worker)
+        thread_ = std::thread([this] {
+            pthread_setname_np(pthread_self(), "prepare");  // for top -H and casehub-bench
+            run();
+        });
+}
+
+Preparer::~Preparer() {
+    {
+        const std::lock_guard hold(lock_);
+        stop_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+std::shared_ptr<Preparer::Batch> Preparer::submit(std::vector<std::string_view> records) {
+    auto b = std::make_shared<Batch>();
+    b->pipeline_ = &pipeline_;
+    b->worker_ = thread_.joinable();
+    b->in_ = std::move(records);
+    b->out_.resize(b->in_.size());
+    b->taken_.assign(b->in_.size(), false);
+    if (!b->worker_ || b->in_.empty()) return b;
+    {
+        const std::lock_guard hold(lock_);
+        queue_.push_back(b);
+    }
+    wake_.notify_one();
+    return b;
+}
+
+void Preparer::run() {
+    for (;;) {
+        std::shared_ptr<Batch> b;
+        {
+            std::unique_lock hold(lock_);
+            wake_.wait(hold, [&] { return stop_ || !queue_.empty(); });
+            if (queue_.empty()) return;  // stop_, and everything submitted is done
+            b = std::move(queue_.front());
+            queue_.pop_front();
+        }
+        for (std::size_t i = 0; i < b->in_.size(); ++i) {
+            b->out_[i] = pipeline_.prepare(b->in_[i]);
+            b->ready_.store(static_cast<int>(i + 1), std::memory_order_release);
+            b->ready_.notify_one();  // a futex wake only when the applying thread waits
+        }
+    }
+}
+
+Pipeline::Prepared Preparer::Batch::take(std::size_t i) {
+    assert(i < in_.size());
+    if (!worker_ || taken_[i]) return pipeline_->prepare(in_[i]);
+    const int want = static_cast<int>(i);
+    for (int r = ready_.load(std::memory_order_acquire); r <= want; r = ready_.load(std::memory_order_acquire))
+        ready_.wait(r, std::memory_order_acquire);
+    taken_[i] = true;
+    return std::move(out_[i]);
+}
+
+}  // namespace casehub::host

@@ -1,0 +1,149 @@
+// The Preparer: records parsed, validated, located and profiled on a worker thread give exactly
+// what Pipeline::prepare gives on the applying thread, in order, record by record, while that
+// thread uses the same Locator (PROJ included) at the same time.
+#include "pipeline/preparer.hpp"
+
+#include "pipeline/locator.hpp"
+#include "pipeline/pipeline.hpp"
+
+#include "../../support/spec_examples.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+using casehub::host::Categories;
+using casehub::host::Locator;
+using casehub::host::Pipeline;
+using casehub::host::Preparer;
+using nlohmann::json;
+
+namespace {
+
+std::shared_ptr<const Locator> district() {
+    static auto l = Locator::load(CASEHUB_SOURCE_DIR "/config/qinhuai");
+    if (!l) FAIL(l.error().message);
+    return *l;
+}
+
+Pipeline make_pipeline() {
+    auto c = Categories::load(CASEHUB_SOURCE_DIR "/config/qinhuai/categories.json");
+    if (!c) FAIL(c.error().message);
+    return Pipeline(std::move(*c), {}, district());
+}
+
+// n records: §6.1 (EPSG:4549, through PROJ) and §6.2 (GCJ-02) moved around the district,
+// every seventh one invalid (no status) and every eleventh not JSON.
+std::vector<std::string> records(int n) {
+    std::vector<std::string> out;
+    const json e61 = json::parse(casehub::test::example_61), e62 = json::parse(casehub::test::example_62);
+    for (int i = 0; i < n; ++i) {
+        if (i % 11 == 10) {
+            out.push_back("{\"source\": " + std::to_string(i));
+            continue;
+        }
+        json r = i % 2 ? e61 : e62;
+        r["source"]["record_id"] = "R" + std::to_string(i);
+        json& o = r["location"]["original"];
+        if (i % 2)
+            o["x"] = o["x"].get<double>() + (i * 37 % 900) - 450, o["y"] = o["y"].get<double>() + (i * 53 % 900) - 450;
+        else
+            o["x"] = o["x"].get<double>() + (i % 97) * 1e-4, o["y"] = o["y"].get<double>() - (i % 89) * 1e-4;
+        r["title"] = "道路破损 " + std::to_string(i);
+        if (i % 7 == 6) r.erase("status");
+        out.push_back(r.dump());
+    }
+    return out;
+}
+
+void check_same(const Pipeline::Prepared& a, const Pipeline::Prepared& b) {
+    REQUIRE(a.fault.has_value() == b.fault.has_value());
+    if (a.fault) {
+        CHECK(a.fault->reason == b.fault->reason);
+        CHECK(a.fault->path == b.fault->path);
+        return;
+    }
+    CHECK(a.rec == b.rec);
+    CHECK(a.cat == b.cat);
+    CHECK(a.where.location == b.where.location);
+    CHECK(a.where.notes == b.where.notes);
+    CHECK(a.profile.located == b.profile.located);
+    CHECK(a.profile.lon == b.profile.lon);
+    CHECK(a.profile.lat == b.profile.lat);
+    CHECK(a.profile.reported_ms == b.profile.reported_ms);
+    CHECK(a.profile.text == b.profile.text);
+    CHECK(a.profile.address == b.profile.address);
+}
+
+std::vector<std::string_view> views(const std::vector<std::string>& v, std::size_t from, std::size_t to) {
+    return {v.begin() + static_cast<std::ptrdiff_t>(from), v.begin() + static_cast<std::ptrdiff_t>(to)};
+}
+
+}  // namespace
+
+TEST_CASE("preparer: the worker's records equal the inline prepare, in order, while the applying thread locates too", "[unit]") {
+    const Pipeline pipeline = make_pipeline();
+    const auto recs = records(1200);
+    std::vector<Pipeline::Prepared> expected;
+    for (const auto& r : recs) expected.push_back(pipeline.prepare(r));
+    // The generator must exercise every path: PROJ-located, GCJ-02-located, invalid, not JSON.
+    int located = 0, invalid = 0;
+    for (const auto& e : expected) e.fault ? ++invalid : located += e.where.location["method"] == "coordinates";
+    REQUIRE(located > 800);
+    REQUIRE(invalid > 250);
+
+    Preparer prep(pipeline, true);
+    std::vector<std::shared_ptr<Preparer::Batch>> batches;
+    for (std::size_t at = 0; at < recs.size(); at += 300) batches.push_back(prep.submit(views(recs, at, at + 300)));
+    // Meanwhile this thread uses the same Locator, as the intake thread does for a case's members.
+    const json e61 = json::parse(casehub::test::example_61);
+    const json want = district()->locate(e61).location;
+    for (int i = 0; i < 200; ++i) REQUIRE(district()->locate(e61).location == want);
+
+    std::size_t k = 0;
+    for (auto& b : batches) {
+        REQUIRE(b->size() == 300);
+        for (std::size_t i = 0; i < b->size(); ++i) check_same(b->take(i), expected[k++]);
+    }
+    CHECK(k == recs.size());
+}
+
+TEST_CASE("preparer: a record taken twice (a retried commit) is prepared again, the same", "[unit]") {
+    const Pipeline pipeline = make_pipeline();
+    const auto recs = records(20);
+    Preparer prep(pipeline, true);
+    auto b = prep.submit(views(recs, 0, recs.size()));
+    for (std::size_t i = 0; i < recs.size(); ++i) {
+        auto first = b->take(i);
+        auto again = b->take(i);
+        check_same(first, again);
+        check_same(again, pipeline.prepare(recs[i]));
+    }
+}
+
+TEST_CASE("preparer: without a worker, take() prepares on the caller's thread", "[unit]") {
+    const Pipeline pipeline = make_pipeline();
+    const auto recs = records(30);
+    Preparer prep(pipeline, false);
+    auto b = prep.submit(views(recs, 0, recs.size()));
+    for (std::size_t i = 0; i < recs.size(); ++i) check_same(b->take(i), pipeline.prepare(recs[i]));
+    auto empty = prep.submit({});
+    CHECK(empty->size() == 0);
+}
+
+TEST_CASE("preparer: destroyed with batches submitted and not taken, it finishes them and stops", "[unit]") {
+    const Pipeline pipeline = make_pipeline();
+    const auto recs = records(600);
+    std::shared_ptr<Preparer::Batch> kept;
+    {
+        Preparer prep(pipeline, true);
+        for (std::size_t at = 0; at < recs.size(); at += 100) kept = prep.submit(views(recs, at, at + 100));
+        prep.submit({});
+    }
+    // The last batch outlives its Preparer, complete: taking from it does not wait.
+    for (std::size_t i = 0; i < kept->size(); ++i) check_same(kept->take(i), pipeline.prepare(recs[500 + i]));
+}
