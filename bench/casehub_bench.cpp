@@ -16,6 +16,7 @@
 #include <zmq.hpp>
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -357,6 +358,14 @@ public:
         return out;
     }
 
+    // The runners' CPU so far (casehubd's child processes), in seconds.
+    double runners_cpu_s() const {
+        std::ifstream in("/proc/" + std::to_string(pid_) + "/task/" + std::to_string(pid_) + "/children");
+        double sum = 0;
+        for (long child; in >> child;) sum += std::max(0.0, stat_cpu_s("/proc/" + std::to_string(child) + "/stat"));
+        return sum;
+    }
+
     static double stat_cpu_s(const fs::path& path) {
         std::ifstream in(path);
         std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -531,6 +540,7 @@ struct IngestRun {
     double wall_s = 0;
     double hub_cpu_s = -1;  // casehubd's user + system CPU over the whole run
     std::vector<std::pair<std::string, double>> hub_threads;  // per thread, busiest first
+    double runners_cpu_s = -1, bench_cpu_s = -1;  // the synth_source runners; this process (the consumer)
 };
 
 // `--adapters K` synth sources (runner processes) share the records and the rate; each takes
@@ -575,9 +585,16 @@ Totals totals_of(const json& st, const std::vector<AdapterSpec>& specs) {
     return t;
 }
 
+double process_cpu_s() {
+    rusage u{};
+    ::getrusage(RUSAGE_SELF, &u);
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
 IngestRun ingest(const Options& o, const fs::path& dir, const std::string& label, std::int64_t count, double rate,
                  double duration_s, double timeout_s) {
     IngestRun out;
+    const double bench_cpu0 = process_cpu_s();
     HubProcess hub(o, dir);
     const auto specs = synth_adapters(o, count, rate, static_cast<std::int64_t>(duration_s * 1000));
     hub.configure(specs);
@@ -617,6 +634,8 @@ IngestRun ingest(const Options& o, const fs::path& dir, const std::string& label
     out.wall_s = since_s(t0);
     out.hub_cpu_s = hub.cpu_s();
     out.hub_threads = hub.thread_cpu_s();
+    out.runners_cpu_s = hub.runners_cpu_s();
+    out.bench_cpu_s = process_cpu_s() - bench_cpu0;
     const int rc = hub.terminate();
     consumer.stop();
     out.delivered = consumer.distinct_records();
@@ -645,6 +664,26 @@ struct Results {
     std::vector<std::pair<std::string, double>> ceilings;
 };
 
+// `tag`_intake_thread_us_per_record, and a note with every busy thread's share.
+void thread_figures(const std::string& tag, const IngestRun& r) {
+    if (r.delivered == 0 || r.hub_threads.empty()) return;
+    std::string line;
+    for (const auto& [name, s] : r.hub_threads) {
+        if (name == "intake") fig(tag + "_intake_thread_us_per_record", 1e6 * s / static_cast<double>(r.delivered), "us/record");
+        if (s >= 0.05) {
+            char b[96];
+            std::snprintf(b, sizeof b, "%s%s %.0f", line.empty() ? "" : ", ", name.c_str(), 1e6 * s / static_cast<double>(r.delivered));
+            line += b;
+        }
+    }
+    note(tag + ": casehubd's threads, us of CPU per record: " + line);
+    const double n = static_cast<double>(r.delivered);
+    char b[200];
+    std::snprintf(b, sizeof b, "%s: the machine's CPU per record: casehubd %.0f us, runner(s) %.0f us, this bench (feed consumer) %.0f us", tag.c_str(),
+                  1e6 * r.hub_cpu_s / n, 1e6 * r.runners_cpu_s / n, 1e6 * r.bench_cpu_s / n);
+    note(b);
+}
+
 void phase_throughput(const Options& o, const fs::path& work, Results& res) {
     progress("throughput: " + std::to_string(o.records) + " records as fast as possible");
     auto r = ingest(o, work / "throughput", "throughput", o.records, 0, 0, std::max(120.0, static_cast<double>(o.records) / 200.0));
@@ -653,19 +692,7 @@ void phase_throughput(const Options& o, const fs::path& work, Results& res) {
     note("throughput: the consumer saw " + std::to_string(r.gaps) + " gap(s) and replayed them from the store");
     if (r.hub_cpu_s >= 0 && r.delivered > 0)
         fig("throughput_casehubd_cpu_us_per_record", 1e6 * r.hub_cpu_s / static_cast<double>(r.delivered), "us/record");
-    if (r.delivered > 0 && !r.hub_threads.empty()) {
-        std::string line;
-        for (const auto& [name, s] : r.hub_threads) {
-            if (name == "intake")
-                fig("throughput_intake_thread_us_per_record", 1e6 * s / static_cast<double>(r.delivered), "us/record");
-            if (s >= 0.05) {
-                char b[96];
-                std::snprintf(b, sizeof b, "%s%s %.0f", line.empty() ? "" : ", ", name.c_str(), 1e6 * s / static_cast<double>(r.delivered));
-                line += b;
-            }
-        }
-        note("throughput: casehubd's threads, us of CPU per record: " + line);
-    }
+    thread_figures("throughput", r);
     fig("throughput_joined_share", r.delivered ? 100.0 * static_cast<double>(r.joined) / static_cast<double>(r.delivered) : 0, "%", 1);
     if (!r.ok) {
         res.ok = false;
@@ -709,6 +736,7 @@ void phase_latency(const Options& o, const fs::path& work, Results& res) {
             to_commit.push_back(static_cast<double>(d.commit_ms * 1000 - d.emit_us) / 1000.0);
             to_consumer.push_back(static_cast<double>(d.deliver_us - d.commit_ms * 1000) / 1000.0);
         }
+        thread_figures(tag, r);
         fig(tag + "_offered_per_s", load, "records/s");
         fig(tag + "_achieved_per_s", static_cast<double>(r.emitted) / o.duration, "records/s");
         fig(tag + "_measured_records", static_cast<double>(ms.size()), "records");
