@@ -2,6 +2,7 @@
 
 #include "store/corr_cache.hpp"
 
+#include <cassert>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -10,8 +11,9 @@ namespace casehub::host {
 
 namespace {
 
-constexpr int kSchemaVersion = 6;  // 3: correlation (ended_at, corr_*, record_links, split_pairs); 4: whistles, case_tiers;
-                                   // 5: source_records is a rowid table; 6: case documents stored once (case_rows)
+constexpr int kSchemaVersion = 7;  // 3: correlation (ended_at, corr_*, record_links, split_pairs); 4: whistles, case_tiers;
+                                   // 5: source_records is a rowid table; 6: case documents stored once (case_rows);
+                                   // 7: correlation boxes in corr_records, indexed by time (no R*Tree)
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -78,18 +80,21 @@ CREATE TABLE IF NOT EXISTS writebacks (
     created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS writebacks_queue ON writebacks(adapter, state, id);
 CREATE INDEX IF NOT EXISTS writebacks_case ON writebacks(case_id, id);
--- Correlation: each correlated record's profile, in a spatial-temporal R*Tree (x, y metres on
--- the district's plane, widened by the record's precision; t minutes since 2000).
+-- Correlation: each correlated record's profile and its box (x, y metres on the district's
+-- plane, widened by the record's precision; t minutes since 2000; NULL for an unlocated record,
+-- which is never a candidate). Recent boxes are searched in memory (store/corr_cache.hpp); the
+-- store's own search scans the time index and filters by position.
 CREATE TABLE IF NOT EXISTS corr_records (
     id INTEGER PRIMARY KEY, system TEXT NOT NULL, record_id TEXT NOT NULL, case_id TEXT NOT NULL,
     located INTEGER NOT NULL, lon REAL NOT NULL, lat REAL NOT NULL, precision_m INTEGER NOT NULL,
     reported_at INTEGER NOT NULL, category TEXT NOT NULL, family TEXT NOT NULL,
-    text BLOB NOT NULL, address BLOB NOT NULL, place TEXT NOT NULL DEFAULT '', UNIQUE (system, record_id));
+    text BLOB NOT NULL, address BLOB NOT NULL, place TEXT NOT NULL DEFAULT '',
+    x0 INTEGER, x1 INTEGER, y0 INTEGER, y1 INTEGER, t0 INTEGER, t1 INTEGER, UNIQUE (system, record_id));
+CREATE INDEX IF NOT EXISTS corr_records_time ON corr_records(t0) WHERE t0 IS NOT NULL;
 CREATE INDEX IF NOT EXISTS corr_records_case ON corr_records(case_id);
 -- Covers corr_members (asked for every candidate case of every new record) in rowid order,
 -- without reading the profile's row (its text and address blobs).
 CREATE INDEX IF NOT EXISTS corr_records_case_members ON corr_records(case_id, id, system, place);
-CREATE VIRTUAL TABLE IF NOT EXISTS corr_rtree USING rtree_i32(id, x0, x1, y0, y1, t0, t1);
 -- Lets the candidate search read a case's state from the index alone.
 CREATE INDEX IF NOT EXISTS case_rows_corr ON case_rows(case_id, merged_into, status, ended_at);
 -- links[] of records (duplicate_of, transferred_from) by the record they name, so that a record
@@ -220,6 +225,7 @@ Result<void> Store::migrate() {
     if (!has_corr) return has_corr.error();
     if (*has_corr && corr_without_place)
         if (auto r = exec("ALTER TABLE corr_records ADD COLUMN place TEXT NOT NULL DEFAULT '';"); !r) return r;
+    if (auto r = migrate_corr_boxes(); !r) return r;
     if (auto r = migrate_source_records(); !r) return r;
     auto has_cases = has_table("cases");  // a table up to schema 5, a view since
     if (!has_cases) return has_cases.error();
@@ -238,6 +244,28 @@ Result<void> Store::migrate() {
     return exec("BEGIN IMMEDIATE; ALTER TABLE cases RENAME TO cases_v5; DROP INDEX IF EXISTS cases_street_status;"
                 " DROP INDEX IF EXISTS cases_status; DROP INDEX IF EXISTS cases_seq; DROP INDEX IF EXISTS cases_corr;"
                 " COMMIT;");
+}
+
+// Schema 6 → 7: the boxes move from the R*Tree corr_rtree into corr_records' own columns (an
+// R*Tree insert was a tenth of the intake thread's time per record), in one transaction.
+Result<void> Store::migrate_corr_boxes() {
+    auto has_rtree = has_table("corr_rtree");
+    if (!has_rtree) return has_rtree.error();
+    if (!*has_rtree) return {};
+    std::fprintf(stderr, "casehub store: moving the correlation boxes out of the R*Tree (schema 7), once\n");
+    sqlite3_stmt* st = stmt("SELECT count(*) FROM pragma_table_info('corr_records') WHERE name='t0'");
+    if (!st || sqlite3_step(st) != SQLITE_ROW) return make_error(last_error());
+    const bool has_columns = sqlite3_column_int(st, 0) > 0;
+    sqlite3_reset(st);
+    std::string script = "BEGIN IMMEDIATE;";
+    if (!has_columns)
+        for (const char* c : {"x0", "x1", "y0", "y1", "t0", "t1"}) script += std::string(" ALTER TABLE corr_records ADD COLUMN ") + c + " INTEGER;";
+    script +=
+        " UPDATE corr_records SET (x0, x1, y0, y1, t0, t1) ="
+        " (SELECT r.x0, r.x1, r.y0, r.y1, r.t0, r.t1 FROM corr_rtree r WHERE r.id = corr_records.id)"
+        " WHERE id IN (SELECT id FROM corr_rtree);"
+        " DROP TABLE corr_rtree; COMMIT;";
+    return exec_or_rollback(script);
 }
 
 // Schema 4 → 5, first half: a WITHOUT ROWID source_records is renamed away (kSchema then creates
@@ -621,7 +649,7 @@ Result<void> Store::put_corr_record(const CorrRecordRow& r) {
     // (Not one upsert with RETURNING id: see next_case_id.)
     sqlite3_stmt* st = stmt(
         "INSERT OR IGNORE INTO corr_records(system, record_id, case_id, located, lon, lat, precision_m, reported_at,"
-        " category, family, text, address, place) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        " category, family, text, address, place, x0, x1, y0, y1, t0, t1) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!st) return make_error("writing correlation profile: " + last_error());
     bind_text_nocopy(st, 1, r.system);
     bind_text_nocopy(st, 2, r.record_id);
@@ -636,6 +664,14 @@ Result<void> Store::put_corr_record(const CorrRecordRow& r) {
     bind_blob_nocopy(st, 11, r.text);
     bind_blob_nocopy(st, 12, r.address);
     bind_text_nocopy(st, 13, r.place);
+    const std::int32_t box[6] = {r.box.x0, r.box.x1, r.box.y0, r.box.y1, r.box.t0, r.box.t1};
+    assert(!r.located || r.box.t1 - r.box.t0 <= kCorrMaxBoxMinutes);
+    for (int k = 0; k < 6; ++k) {
+        if (r.located)
+            sqlite3_bind_int(st, 14 + k, box[k]);
+        else
+            sqlite3_bind_null(st, 14 + k);
+    }
     CASEHUB_STEP(st, "writing correlation profile");
     const bool existed = sqlite3_changes(db_) == 0;
     std::int64_t id = static_cast<std::int64_t>(sqlite3_last_insert_rowid(db_));
@@ -647,17 +683,14 @@ Result<void> Store::put_corr_record(const CorrRecordRow& r) {
         id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
         sqlite3_reset(st);
         if (rc != SQLITE_ROW) return make_error("writing correlation profile: " + last_error());
-        st = stmt("UPDATE corr_records SET case_id=? WHERE id=?");
+        // It keeps its columns and takes the new case, and the new box if it has one.
+        st = stmt(r.located ? "UPDATE corr_records SET case_id=?1, x0=?3, x1=?4, y0=?5, y1=?6, t0=?7, t1=?8 WHERE id=?2"
+                            : "UPDATE corr_records SET case_id=?1 WHERE id=?2");
         bind_text_nocopy(st, 1, r.case_id);
         sqlite3_bind_int64(st, 2, id);
+        if (r.located)
+            for (int k = 0; k < 6; ++k) sqlite3_bind_int(st, 3 + k, box[k]);
         CASEHUB_STEP(st, "writing correlation profile");
-    }
-    if (r.located) {
-        st = stmt("INSERT OR REPLACE INTO corr_rtree(id, x0, x1, y0, y1, t0, t1) VALUES(?,?,?,?,?,?,?)");
-        sqlite3_bind_int64(st, 1, id);
-        const std::int32_t b[6] = {r.box.x0, r.box.x1, r.box.y0, r.box.y1, r.box.t0, r.box.t1};
-        for (int k = 0; k < 6; ++k) sqlite3_bind_int(st, 2 + k, b[k]);
-        CASEHUB_STEP(st, "indexing correlation profile");
     }
     if (!cache_on()) return {};
     corr_cache_dirty_ = true;
@@ -692,10 +725,10 @@ namespace {
 // A profile as the cache takes it, with its case's state (a profile whose case is not written
 // yet counts as active and unmerged, as put_corr_record does).
 constexpr const char* kCorrRowSelect =
-    "SELECT r.id, r.x0, r.x1, r.y0, r.y1, r.t0, r.t1, p.system, p.record_id, p.case_id, p.located, p.lon, p.lat,"
+    "SELECT p.id, p.x0, p.x1, p.y0, p.y1, p.t0, p.t1, p.system, p.record_id, p.case_id, p.located, p.lon, p.lat,"
     " p.precision_m, p.reported_at, p.category, p.family, p.text, p.address, p.place,"
     " coalesce(c.ended_at, 0), c.merged_into IS NOT NULL"
-    " FROM corr_rtree r JOIN corr_records p ON p.id = r.id LEFT JOIN case_rows c ON c.case_id = p.case_id";
+    " FROM corr_records p LEFT JOIN case_rows c ON c.case_id = p.case_id";
 }  // namespace
 
 Result<void> Store::cache_corr_rows(sqlite3_stmt* st) {
@@ -727,7 +760,7 @@ Result<void> Store::cache_corr_rows(sqlite3_stmt* st) {
 }
 
 Result<void> Store::cache_corr_row(std::int64_t id) {
-    static const std::string sql = std::string(kCorrRowSelect) + " WHERE r.id = ?";
+    static const std::string sql = std::string(kCorrRowSelect) + " WHERE p.id = ? AND p.t0 IS NOT NULL";
     sqlite3_stmt* st = stmt(sql.c_str());
     if (!st) return make_error("loading the correlation cache: " + last_error());
     sqlite3_bind_int64(st, 1, id);
@@ -737,13 +770,15 @@ Result<void> Store::cache_corr_row(std::int64_t id) {
 
 Result<void> Store::load_corr_cache() {
     corr_cache_->clear();
-    sqlite3_stmt* st = stmt("SELECT max(t1) FROM corr_rtree");
+    // The latest box start (t1 is at most a day later): what the memory window is counted from.
+    sqlite3_stmt* st = stmt("SELECT max(t0) FROM corr_records WHERE t0 IS NOT NULL");
     if (!st || sqlite3_step(st) != SQLITE_ROW) return make_error("loading the correlation cache: " + last_error());
     const bool empty = sqlite3_column_type(st, 0) == SQLITE_NULL;
     const std::int64_t latest = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
     const std::int32_t floor = empty ? INT32_MIN : static_cast<std::int32_t>(latest - corr_cache_->keep_minutes());
-    static const std::string sql = std::string(kCorrRowSelect) + " WHERE r.t1 >= ?";
+    static const std::string sql = std::string(kCorrRowSelect) + " WHERE p.t0 >= ?1 - " +
+                                   std::to_string(kCorrMaxBoxMinutes) + " AND p.t1 >= ?1";
     st = stmt(sql.c_str());
     if (!st) return make_error("loading the correlation cache: " + last_error());
     sqlite3_bind_int(st, 1, floor);
@@ -798,11 +833,13 @@ Result<int> Store::corr_candidates(const CorrBox& q, std::string_view families, 
     }
     sqlite3_stmt* st = stmt(
         "SELECT p.system, p.record_id, p.case_id, p.located, p.lon, p.lat, p.precision_m, p.reported_at,"
-        " p.category, p.family, p.text, p.address, c.ended_at, r.t0, r.t1, p.place"
-        " FROM corr_rtree r JOIN corr_records p ON p.id = r.id JOIN case_rows c ON c.case_id = p.case_id"
-        " WHERE r.x0 <= ?2 AND r.x1 >= ?1 AND r.y0 <= ?4 AND r.y1 >= ?3 AND r.t0 <= ?6 AND r.t1 >= ?5"
+        " p.category, p.family, p.text, p.address, c.ended_at, p.t0, p.t1, p.place"
+        " FROM corr_records p JOIN case_rows c ON c.case_id = p.case_id"
+        // The time index bounds the scan: a box starts at most kCorrMaxBoxMinutes (1440) before it ends.
+        " WHERE p.t0 BETWEEN ?5 - 1440 AND ?6 AND p.t1 >= ?5 AND p.x0 <= ?2 AND p.x1 >= ?1 AND p.y0 <= ?4 AND p.y1 >= ?3"
         " AND (?8 = '' OR p.category = 'other.unclassified' OR instr(?8, ',' || p.family || ',') > 0)"
         " AND c.merged_into IS NULL LIMIT ?7");
+    static_assert(kCorrMaxBoxMinutes == 1440, "the query above spells it out");
     const std::int32_t b[6] = {q.x0, q.x1, q.y0, q.y1, q.t0, q.t1};
     for (int k = 0; k < 6; ++k) sqlite3_bind_int(st, 1 + k, b[k]);
     sqlite3_bind_int(st, 7, limit);

@@ -84,8 +84,10 @@ struct CaseSource {
     std::string system, record_id, adapter, doc;
 };
 
-// The correlation index: one row per correlated record (its first version), with its place in
-// the R*Tree. Box: x/y in metres on the district's local plane, t in minutes since 2000.
+// The correlation index: one row per correlated record (its first version), with its box. Box:
+// x/y in metres on the district's local plane, t in minutes since 2000; a record's box spans
+// at most kCorrMaxBoxMinutes (a date-only report: its day), which bounds the store's time scan.
+inline constexpr std::int32_t kCorrMaxBoxMinutes = 1440;
 struct CorrBox {
     std::int32_t x0 = 0, x1 = 0, y0 = 0, y1 = 0, t0 = 0, t1 = 0;
 };
@@ -95,11 +97,11 @@ struct CorrRecordRow {
     double lon = 0, lat = 0;
     int precision_m = 0;
     std::int64_t reported_ms = 0;
-    bool date_only = false;     // the R*Tree box spans the day (t1 = t0 + 1440)
+    bool date_only = false;     // the box spans the day (t1 = t0 + 1440)
     std::string category, family;
     std::string text, address;  // correlate::Signature bytes
     std::string place;          // correlate::Place::to_string()
-    CorrBox box;                // ignored when !located (not in the R*Tree)
+    CorrBox box;                // ignored when !located (no box: never a candidate)
 };
 // One hit of the candidate search, as views into SQLite's row: valid during the callback only,
 // so the search materialises nothing it does not keep.
@@ -252,6 +254,7 @@ private:
     Result<void> load_heads();
     Result<void> migrate();
     Result<void> migrate_source_records();  // schema 4 → 5 (store.cpp)
+    Result<void> migrate_corr_boxes();      // schema 6 → 7
     Result<void> finish_source_records();
     Result<void> finish_cases();
     Result<bool> has_table(const char* name);

@@ -13,6 +13,7 @@
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 
 #include <stdlib.h>
 
@@ -463,4 +464,59 @@ TEST_CASE("correlation cache: old records search the store, a rollback forgets, 
     CHECK(h.store->corr_cache_size().first == 3);  // WG3, D2, D3 (WG4 was rolled back)
     h.apply(report("gridapp", "WG5", kLon + dlon(5), kLat, "2026-03-11T09:20:00+08:00"));
     CHECK(h.case_of("gridapp", "WG5") == a);
+}
+
+namespace {
+// Runs SQL on the store file through a connection of its own; the rows, one per line.
+std::string sql(const fs::path& db, const std::string& q) {
+    sqlite3* c = nullptr;
+    REQUIRE(sqlite3_open(db.c_str(), &c) == SQLITE_OK);
+    std::string out;
+    char* err = nullptr;
+    const int rc = sqlite3_exec(c, q.c_str(), [](void* o, int n, char** v, char**) {
+            auto& s = *static_cast<std::string*>(o);
+            for (int i = 0; i < n; ++i) s += (i ? "|" : "") + std::string(v[i] ? v[i] : "NULL");
+            s += "\n";
+            return 0;
+        }, &out, &err);
+    const std::string e = err ? err : "";
+    sqlite3_free(err);
+    sqlite3_close(c);
+    INFO(e);
+    REQUIRE(rc == SQLITE_OK);
+    return out;
+}
+}  // namespace
+
+TEST_CASE("store: a schema 6 store's R*Tree boxes move into corr_records once, and its records are still found", "[unit]") {
+    Hub h;  // no memory cache: every search goes to the store
+    h.apply(report("gridapp", "WG1", kLon, kLat, "2026-03-09T08:30:00+08:00"));
+    h.apply(report("gridapp", "WG2", kLon + dlon(900), kLat, "2026-03-09T08:31:00+08:00"));
+    const fs::path db = h.dir.path / "hub.db";
+    const std::string boxes_sql = "SELECT system, record_id, x0, x1, y0, y1, t0, t1 FROM corr_records ORDER BY id";
+    const std::string before = sql(db, boxes_sql);
+    REQUIRE(before.find("NULL") == std::string::npos);
+    h.store.reset();
+    // Back to schema 6: the boxes in the R*Tree, not in corr_records.
+    sql(db, "DROP INDEX corr_records_time;"
+            " CREATE VIRTUAL TABLE corr_rtree USING rtree_i32(id, x0, x1, y0, y1, t0, t1);"
+            " INSERT INTO corr_rtree SELECT id, x0, x1, y0, y1, t0, t1 FROM corr_records;"
+            " ALTER TABLE corr_records DROP COLUMN x0; ALTER TABLE corr_records DROP COLUMN x1;"
+            " ALTER TABLE corr_records DROP COLUMN y0; ALTER TABLE corr_records DROP COLUMN y1;"
+            " ALTER TABLE corr_records DROP COLUMN t0; ALTER TABLE corr_records DROP COLUMN t1;"
+            " UPDATE meta SET value='6' WHERE key='schema_version';");
+    REQUIRE(sql(db, "SELECT count(*) FROM pragma_table_info('corr_records') WHERE name='t0'") == "0\n");
+
+    h.open(false);
+    CHECK(sql(db, boxes_sql) == before);
+    CHECK(sql(db, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'corr_rtree%'") == "0\n");
+    CHECK(sql(db, "SELECT value FROM meta WHERE key='schema_version'") == "7\n");
+    // The store's search plans on the time index, not a scan of every profile.
+    CHECK(sql(db, "EXPLAIN QUERY PLAN SELECT id FROM corr_records WHERE t0 BETWEEN 1 AND 2 AND t1 >= 1")
+              .find("corr_records_time") != std::string::npos);
+    // A second report of WG1's incident is found through it and joins.
+    h.apply(report("dcm", "D1", kLon + dlon(20), kLat, "2026-03-09T08:41:00+08:00", "city_appearance.exposed_garbage",
+                   "长乐路88号附近暴露垃圾无人清理，希望尽快清理", "秦淮区夫子庙街道长乐路88号"));
+    CHECK(h.case_of("dcm", "D1") == h.case_of("gridapp", "WG1"));
+    CHECK(h.last().type == "joined");
 }
