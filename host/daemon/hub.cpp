@@ -78,8 +78,7 @@ Result<std::unique_ptr<Hub>> Hub::create(HubConfig cfg, std::filesystem::path ru
     h->store_ = std::move(*store);
     if (sync_worker) h->syncer_ = WalSyncer::start(h->cfg_.hub.store.string() + "-wal");
     {
-        const bool full = h->cfg_.hub.synchronous != Synchronous::normal;
-        auto ck = Checkpointer::start(h->cfg_.hub.store, full, std::chrono::milliseconds(250));
+        auto ck = Checkpointer::start(h->cfg_.hub.store, full_sync, std::chrono::milliseconds(250), std::chrono::milliseconds(50));
         if (!ck) return ck.error();
         h->checkpointer_ = std::move(*ck);
         // Only if the checkpointer falls far behind (a reader holding old pages) does a commit

@@ -5,9 +5,11 @@
 namespace casehub::host {
 
 Result<std::unique_ptr<Checkpointer>> Checkpointer::start(const std::filesystem::path& db, bool full_sync,
-                                                          std::chrono::milliseconds period) {
+                                                          std::chrono::milliseconds period,
+                                                          std::chrono::milliseconds min_gap) {
     std::unique_ptr<Checkpointer> c(new Checkpointer());
     c->period_ = period;
+    c->min_gap_ = min_gap;
     if (sqlite3_open_v2(db.c_str(), &c->db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
         std::string m = db.string() + ": cannot open for checkpoints: " + (c->db_ ? sqlite3_errmsg(c->db_) : "out of memory");
         sqlite3_close(c->db_);
@@ -70,11 +72,15 @@ void Checkpointer::checkpoint_once() {
 
 void Checkpointer::run() {
     std::unique_lock<std::mutex> lk(m_);
+    auto last = std::chrono::steady_clock::now() - min_gap_;
     while (!stop_) {
         cv_.wait_for(lk, period_, [this] { return stop_ || poked_; });
+        if (poked_) cv_.wait_until(lk, last + min_gap_, [this] { return stop_; });
+        if (stop_) break;
         poked_ = false;
         lk.unlock();
         checkpoint_once();
+        last = std::chrono::steady_clock::now();
         lk.lock();
     }
     lk.unlock();

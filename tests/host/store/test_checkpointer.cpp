@@ -70,3 +70,29 @@ TEST_CASE("checkpointer: the log stays bounded while the writer never checkpoint
     // The database file itself holds the rows.
     CHECK(size_of(db) > 15u * 1024 * 1024);
 }
+
+TEST_CASE("checkpointer: commits poked a millisecond apart share checkpoints, at most one per min_gap", "[runtime]") {
+    TempDir dir;
+    const fs::path db = dir.path / "hub.db";
+    auto store = Store::open(db, Store::Sync::normal);
+    REQUIRE(store);
+    REQUIRE((*store)->set_autocheckpoint(0));
+    auto ck = Checkpointer::start(db, true, std::chrono::milliseconds(10000), std::chrono::milliseconds(50));
+    REQUIRE(ck);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < 150; ++i) {
+        REQUIRE((*store)->begin());
+        REQUIRE((*store)->set_cursor("a", "c" + std::to_string(i)));
+        REQUIRE((*store)->commit());
+        (*ck)->poke();
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    std::this_thread::sleep_for(std::chrono::milliseconds(120));  // the last poke's checkpoint
+    const auto stats = (*ck)->stats();
+    INFO(ms << " ms of commits, " << stats.runs << " checkpoints");
+    CHECK(stats.failures == 0);
+    CHECK(stats.runs >= 2);
+    CHECK(stats.runs <= static_cast<std::uint64_t>(ms / 50 + 3));  // not one per commit (150)
+    CHECK(stats.frames_copied > 0);
+}
