@@ -48,7 +48,11 @@ int cmd_status(const std::string& config_path, bool json, int timeout_ms) {
     const auto& h = j["hub"];
     std::cout << "casehubd pid " << h["pid"] << ", up " << h["uptime_ms"].get<long>() / 1000 << " s, store "
               << h["store"].get<std::string>() << ", " << h["commits"] << " commits (avg "
-              << h["commit_avg_us"] << " us)\n\n";
+              << h["commit_avg_us"] << " us)";
+    if (const auto& sy = h.value("syncs", nlohmann::json::object()); sy.is_object() && sy.contains("by"))
+        std::cout << ", log fsync by " << sy["by"].get<std::string>()
+                  << (sy.contains("runs") ? " (" + sy["runs"].dump() + " syncs)" : std::string());
+    std::cout << "\n\n";
     std::cout << "feed head seq " << h["head_seq"] << ", " << h["events_published"] << " events published, "
               << h.value("feed_consumers", 0) << " consumer connection(s), " << h.value("replay_requests", 0)
               << " replay requests\n\n";

@@ -50,6 +50,11 @@ TEST_CASE("emitted = applied + duplicate + stale + dead-lettered, in the store a
     CHECK(a["stale"] == 20);
     CHECK(a["invalid"] == 20);
     CHECK(hub.status()["hub"]["head_seq"] == 220);
+    // The log was fsynced on its own thread (flow.sync_worker, the default), and nothing waits.
+    const auto syncs = hub.status()["hub"]["syncs"];
+    CHECK(syncs["by"] == "worker");
+    CHECK(syncs["runs"].get<int>() > 0);
+    CHECK(syncs["waiting_commits"] == 0);
 
     auto list = casehub_cli(dir.path, {"deadletters", "list", "--json"});
     CHECK(list.exit_code == 0);
@@ -58,6 +63,7 @@ TEST_CASE("emitted = applied + duplicate + stale + dead-lettered, in the store a
     auto status = casehub_cli(dir.path, {"status"});
     CHECK(status.exit_code == 0);
     CHECK_THAT(status.output, Catch::Contains("APPLIED"));
+    CHECK_THAT(status.output, Catch::Contains("log fsync by worker"));
     CHECK(hub.terminate() == 0);
 }
 
