@@ -76,7 +76,11 @@ Result<std::unique_ptr<Hub>> Hub::create(HubConfig cfg, std::filesystem::path ru
     auto store = Store::open(h->cfg_.hub.store, full_sync && !sync_worker ? Store::Sync::full : Store::Sync::normal);
     if (!store) return store.error();
     h->store_ = std::move(*store);
-    if (sync_worker) h->syncer_ = WalSyncer::start(h->cfg_.hub.store.string() + "-wal");
+    if (sync_worker) {
+        auto syncer = WalSyncer::start(h->cfg_.hub.store.string() + "-wal");
+        if (!syncer) return syncer.error();
+        h->syncer_ = std::move(*syncer);
+    }
     {
         auto ck = Checkpointer::start(h->cfg_.hub.store, full_sync, std::chrono::milliseconds(250), std::chrono::milliseconds(50));
         if (!ck) return ck.error();

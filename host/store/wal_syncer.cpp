@@ -10,8 +10,9 @@
 
 namespace casehub::host {
 
-std::unique_ptr<WalSyncer> WalSyncer::start(std::filesystem::path wal) {
+Result<std::unique_ptr<WalSyncer>> WalSyncer::start(std::filesystem::path wal) {
     std::unique_ptr<WalSyncer> s(new WalSyncer(std::move(wal)));
+    if (s->wake_fd_ < 0) return make_error(std::string("store: cannot create the log syncer's eventfd: ") + std::strerror(errno));
     s->thread_ = std::thread([p = s.get()] {
         pthread_setname_np(pthread_self(), "walsync");  // for top -H and casehub-bench
         p->run();

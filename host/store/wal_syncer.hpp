@@ -32,8 +32,8 @@ namespace casehub::host {
 class WalSyncer {
 public:
     // `wal`: the database's "-wal" file, opened on the first sync (SQLite creates it with the
-    // first write).
-    static std::unique_ptr<WalSyncer> start(std::filesystem::path wal);
+    // first write). Fails only if the poll descriptor cannot be made.
+    static Result<std::unique_ptr<WalSyncer>> start(std::filesystem::path wal);
     ~WalSyncer();  // a last sync of what was requested, then the thread stops
     WalSyncer(const WalSyncer&) = delete;
     WalSyncer& operator=(const WalSyncer&) = delete;

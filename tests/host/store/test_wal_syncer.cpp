@@ -44,7 +44,9 @@ TEST_CASE("wal syncer: a commit's ticket becomes durable, the poll descriptor sa
     REQUIRE((*store)->commit());
     REQUIRE(fs::exists(db.string() + "-wal"));
 
-    auto s = WalSyncer::start(db.string() + "-wal");
+    auto started = WalSyncer::start(db.string() + "-wal");
+    REQUIRE(started);
+    auto s = std::move(*started);
     CHECK(s->durable() == 0);
     CHECK_FALSE(readable(s->wake_fd(), 0));
     const auto t1 = s->request();
@@ -68,7 +70,9 @@ TEST_CASE("wal syncer: a commit's ticket becomes durable, the poll descriptor sa
 TEST_CASE("wal syncer: a log it cannot open is a failure naming the file, and nothing is reported durable", "[runtime]") {
     TempDir dir;
     const fs::path wal = dir.path / "missing" / "hub.db-wal";
-    auto s = WalSyncer::start(wal);
+    auto started = WalSyncer::start(wal);
+    REQUIRE(started);
+    auto s = std::move(*started);
     const auto t = s->request();
     CHECK_FALSE(s->wait(t));
     CHECK(s->durable() == 0);
@@ -87,7 +91,9 @@ TEST_CASE("wal syncer: destroyed with commits requested, it syncs them and stops
     REQUIRE((*store)->begin());
     REQUIRE((*store)->set_cursor("a", "c1"));
     REQUIRE((*store)->commit());
-    auto s = WalSyncer::start(db.string() + "-wal");
+    auto started = WalSyncer::start(db.string() + "-wal");
+    REQUIRE(started);
+    auto s = std::move(*started);
     for (int i = 0; i < 10; ++i) s->request();
     s.reset();  // joins; a hang here fails the test by its timeout
     SUCCEED();
