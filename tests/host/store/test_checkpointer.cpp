@@ -3,6 +3,8 @@
 #include "store/checkpointer.hpp"
 #include "store/store.hpp"
 
+#include "../../support/temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -13,19 +15,9 @@
 
 using namespace casehub::host;
 namespace fs = std::filesystem;
+using casehub::test::TempDir;
 
 namespace {
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::string t = (fs::temp_directory_path() / "casehub-ckpt-XXXXXX").string();
-        path = ::mkdtemp(t.data());
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
 
 std::uintmax_t size_of(const fs::path& p) {
     std::error_code ec;
@@ -35,7 +27,7 @@ std::uintmax_t size_of(const fs::path& p) {
 }  // namespace
 
 TEST_CASE("checkpointer: the log stays bounded while the writer never checkpoints, and commits reach the database", "[runtime]") {
-    TempDir dir;
+    TempDir dir("casehub-ckpt");
     const fs::path db = dir.path / "hub.db";
     auto store = Store::open(db, Store::Sync::full);
     REQUIRE(store);
@@ -72,7 +64,7 @@ TEST_CASE("checkpointer: the log stays bounded while the writer never checkpoint
 }
 
 TEST_CASE("checkpointer: commits poked a millisecond apart share checkpoints, at most one per min_gap", "[runtime]") {
-    TempDir dir;
+    TempDir dir("casehub-ckpt");
     const fs::path db = dir.path / "hub.db";
     auto store = Store::open(db, Store::Sync::normal);
     REQUIRE(store);

@@ -4,6 +4,8 @@
 #include "store/store.hpp"
 #include "store/wal_syncer.hpp"
 
+#include "../../support/temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <poll.h>
@@ -14,19 +16,9 @@
 
 using namespace casehub::host;
 namespace fs = std::filesystem;
+using casehub::test::TempDir;
 
 namespace {
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::string t = (fs::temp_directory_path() / "casehub-walsync-XXXXXX").string();
-        path = ::mkdtemp(t.data());
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
 
 bool readable(int fd, int timeout_ms) {
     pollfd p{fd, POLLIN, 0};
@@ -35,7 +27,7 @@ bool readable(int fd, int timeout_ms) {
 }  // namespace
 
 TEST_CASE("wal syncer: a commit's ticket becomes durable, the poll descriptor says so, and syncs coalesce", "[runtime]") {
-    TempDir dir;
+    TempDir dir("casehub-walsync");
     const fs::path db = dir.path / "hub.db";
     auto store = Store::open(db, Store::Sync::normal);  // the hub's connection with a syncer
     REQUIRE(store);
@@ -68,7 +60,7 @@ TEST_CASE("wal syncer: a commit's ticket becomes durable, the poll descriptor sa
 }
 
 TEST_CASE("wal syncer: a log it cannot open is a failure naming the file, and nothing is reported durable", "[runtime]") {
-    TempDir dir;
+    TempDir dir("casehub-walsync");
     const fs::path wal = dir.path / "missing" / "hub.db-wal";
     auto started = WalSyncer::start(wal);
     REQUIRE(started);
@@ -84,7 +76,7 @@ TEST_CASE("wal syncer: a log it cannot open is a failure naming the file, and no
 }
 
 TEST_CASE("wal syncer: destroyed with commits requested, it syncs them and stops", "[runtime]") {
-    TempDir dir;
+    TempDir dir("casehub-walsync");
     const fs::path db = dir.path / "hub.db";
     auto store = Store::open(db, Store::Sync::normal);
     REQUIRE(store);
