@@ -135,8 +135,9 @@ Result<CaseState> parse_case(std::string_view header, std::string doc) {
 
 // One reply of the replay endpoint, parsed.
 struct Reply {
-    enum class Kind { event, case_state, end, error, bad } kind = Kind::bad;
+    enum class Kind { event, events, case_state, end, error, bad } kind = Kind::bad;
     EventRow event;
+    std::vector<EventRow> events;  // a pack
     CaseState state;
     json header;          // end / error
     std::string message;  // error / bad
@@ -153,6 +154,14 @@ Reply parse_reply(std::vector<zmq::message_t>& frames) {
     }
     const std::string_view topic = frames[i].to_string_view();
     const std::string_view header = frames[i + 1].to_string_view();
+    if (topic == kEventPackTopic) {
+        if (auto p = parse_event_pack(header, r.events); !p) {
+            r.message = p.error().message;
+            return r;
+        }
+        r.kind = Reply::Kind::events;
+        return r;
+    }
     // The document's one copy: from the message into the EventRow's string, moved from there on.
     std::string doc = n >= 3 ? frames[i + 2].to_string() : std::string();
     if (topic.rfind(kEventTopicPrefix, 0) == 0) {
@@ -312,6 +321,55 @@ std::string event_header_text(const EventRow& e) {
     out.reserve(256 + e.detail.size());
     if (wire::append_event_header(out, wire::fields_of(e))) return out;
     return dump(event_header(e));
+}
+
+namespace {
+
+void put_u32(std::string& out, std::size_t v) {
+    const auto n = static_cast<std::uint32_t>(v);
+    const char b[4] = {static_cast<char>(n), static_cast<char>(n >> 8), static_cast<char>(n >> 16),
+                       static_cast<char>(n >> 24)};
+    out.append(b, 4);
+}
+
+bool get_u32(std::string_view in, std::size_t& at, std::uint32_t& v) {
+    if (in.size() - at < 4) return false;
+    const auto* b = reinterpret_cast<const unsigned char*>(in.data() + at);
+    v = std::uint32_t{b[0]} | std::uint32_t{b[1]} << 8 | std::uint32_t{b[2]} << 16 | std::uint32_t{b[3]} << 24;
+    at += 4;
+    return true;
+}
+
+}  // namespace
+
+void append_to_pack(std::string& pack, std::string_view header, std::string_view doc) {
+    put_u32(pack, header.size());
+    pack += header;
+    put_u32(pack, doc.size());
+    pack += doc;
+}
+
+Result<void> parse_event_pack(std::string_view pack, std::vector<EventRow>& out) {
+    std::size_t at = 0;
+    for (std::size_t k = 0; at < pack.size(); ++k) {
+        const std::size_t start = at;
+        std::uint32_t hn = 0, dn = 0;
+        auto truncated = [&] {
+            return make_error("replay events pack of " + std::to_string(pack.size()) + " bytes: event " +
+                              std::to_string(k) + " at byte " + std::to_string(start) + " is cut short");
+        };
+        if (!get_u32(pack, at, hn) || pack.size() - at < hn) return truncated();
+        const std::string_view header = pack.substr(at, hn);
+        at += hn;
+        if (!get_u32(pack, at, dn) || pack.size() - at < dn) return truncated();
+        auto e = parse_event(header, std::string(pack.substr(at, dn)));
+        at += dn;
+        if (!e)
+            return make_error("replay events pack: event " + std::to_string(k) + " at byte " + std::to_string(start) +
+                              ": " + e.error().message);
+        out.push_back(std::move(*e));
+    }
+    return {};
 }
 
 Result<EventRow> parse_event(std::string_view header, std::string doc) {
@@ -510,6 +568,7 @@ struct ReplayServer::Impl {
     bool cut = false;
     bool terminating = false;  // the context is ending (seen inside a query: leave after it)
     std::string topic_buf, header_buf;  // reused per item
+    std::unique_ptr<std::string> pack;   // events of a packed answer not sent yet
 
     struct Request {
         std::string op;
@@ -518,6 +577,7 @@ struct ReplayServer::Impl {
         std::uint32_t limit = 0;
         std::string after, case_id;
         bool include_closed = false;
+        bool pack = false;  // since: events packed several to a message
         std::optional<std::uint64_t> changed_since;
     };
 
@@ -549,6 +609,7 @@ struct ReplayServer::Impl {
         env = &frames;
         env_body = body;
         cut = false;
+        pack.reset();
         json req_id;
         if (frames.size() != body + 1) {
             error(req_id, "bad_request",
@@ -565,9 +626,10 @@ struct ReplayServer::Impl {
         emit(kErrorTopic, dump(e));
     }
 
-    // Sends one reply message to the client being answered; false once its answer is cut off.
-    bool emit(std::string_view topic, std::string_view header, const void* doc = nullptr, std::size_t doc_size = 0,
-              bool has_doc = false) {
+    // Sends one reply message to the client being answered: its envelope, then what `body`
+    // sends. False once the answer is cut off.
+    template <class Body>
+    bool send_reply(Body&& body) {
         if (cut) return false;
         const auto& frames = *env;
         try {
@@ -581,9 +643,7 @@ struct ReplayServer::Impl {
                 return false;
             }
             if (env_body == 2) router.send(zmq::message_t(), zmq::send_flags::sndmore);
-            router.send(zmq::buffer(topic), zmq::send_flags::sndmore);
-            router.send(zmq::buffer(header), has_doc ? zmq::send_flags::sndmore : zmq::send_flags::none);
-            if (has_doc) router.send(zmq::buffer(doc, doc_size), zmq::send_flags::none);
+            body();
         } catch (const zmq::error_t& e) {
             if (e.num() == ETERM) terminating = true;
             else ++aborted;
@@ -591,6 +651,30 @@ struct ReplayServer::Impl {
             return false;
         }
         return true;
+    }
+
+    bool emit(std::string_view topic, std::string_view header, const void* doc = nullptr, std::size_t doc_size = 0,
+              bool has_doc = false) {
+        return send_reply([&] {
+            router.send(zmq::buffer(topic), zmq::send_flags::sndmore);
+            router.send(zmq::buffer(header), has_doc ? zmq::send_flags::sndmore : zmq::send_flags::none);
+            if (has_doc) router.send(zmq::buffer(doc, doc_size), zmq::send_flags::none);
+        });
+    }
+
+    // Sends the events packed so far, if any. The pack's buffer is handed to ZeroMQ as it is
+    // (no copy); ZeroMQ's I/O thread frees it once sent.
+    bool flush_pack() {
+        if (!pack || pack->empty()) return !cut;
+        std::unique_ptr<std::string> p = std::move(pack);
+        return send_reply([&] {
+            router.send(zmq::buffer(kEventPackTopic), zmq::send_flags::sndmore);
+            std::string* raw = p.get();
+            zmq::message_t m(raw->data(), raw->size(), [](void*, void* hint) { delete static_cast<std::string*>(hint); },
+                             raw);
+            p.release();  // ZeroMQ owns it now
+            router.send(std::move(m), zmq::send_flags::none);
+        });
     }
 
     // Reads and checks a request; on failure the error reply has been sent.
@@ -617,7 +701,7 @@ struct ReplayServer::Impl {
         r.op = op->get<std::string>();
         std::vector<std::string> allowed = {"op", "req"};
         const bool filters = r.op == "since" || r.op == "snapshot";
-        if (r.op == "since") allowed.insert(allowed.end(), {"seq", "limit"});
+        if (r.op == "since") allowed.insert(allowed.end(), {"seq", "limit", "pack"});
         else if (r.op == "snapshot") allowed.insert(allowed.end(), {"after", "limit", "include_closed", "changed_since"});
         else if (r.op == "case") allowed.insert(allowed.end(), {"case_id", "seq", "limit"});
         else if (r.op != "head") {
@@ -656,6 +740,13 @@ struct ReplayServer::Impl {
         }
         r.limit = static_cast<std::uint32_t>(std::min<std::uint64_t>(limit, options.max_limit));
         if (r.op == "since" && !u64("seq", true, r.seq)) return false;
+        if (auto it = j.find("pack"); it != j.end()) {
+            if (!it->is_boolean()) {
+                error(req_id, "bad_request", where + "\"pack\" must be true or false, got " + dump(*it));
+                return false;
+            }
+            r.pack = it->get<bool>();
+        }
         if (r.op == "case") {
             if (!u64("seq", false, r.seq)) return false;
             const auto it = j.find("case_id");
@@ -732,16 +823,26 @@ struct ReplayServer::Impl {
 
     // One event of event_columns() straight from the row, no EventRow: the header written from
     // views of the columns, the document copied once, from SQLite's page into the message.
-    bool emit_event_row(sqlite3_stmt* s, std::uint64_t& seq, std::size_t& doc_bytes) {
+    // Packed: into the pack, which goes out once it holds kEventPackBytes.
+    bool emit_event_row(sqlite3_stmt* s, std::uint64_t& seq, std::size_t& doc_bytes, bool packed) {
         const wire::EventFields f = event_fields(s);
         const std::string_view doc = column_view(s, 11);
-        topic_buf.assign(kEventTopicPrefix);
-        topic_buf += f.street_code.empty() ? std::string_view("-") : f.street_code;
-        topic_buf += '.';
         header_buf.clear();
         if (!wire::append_event_header(header_buf, f)) header_buf = dump(event_header(read_event(s, false)));
         seq = f.seq;
         doc_bytes = doc.size();
+        if (packed) {
+            if (cut) return false;
+            if (!pack) {
+                pack = std::make_unique<std::string>();
+                pack->reserve(kEventPackBytes + 16384);
+            }
+            append_to_pack(*pack, header_buf, doc);
+            return pack->size() < kEventPackBytes || flush_pack();
+        }
+        topic_buf.assign(kEventTopicPrefix);
+        topic_buf += f.street_code.empty() ? std::string_view("-") : f.street_code;
+        topic_buf += '.';
         return emit(topic_buf, header_buf, doc.data(), doc.size(), true);
     }
 
@@ -780,12 +881,14 @@ struct ReplayServer::Impl {
             }
             std::uint64_t seq = 0;
             std::size_t doc_bytes = 0;
-            if (!emit_event_row(s, seq, doc_bytes)) return false;
+            if (!emit_event_row(s, seq, doc_bytes, r.pack)) return false;
             ++n;
             bytes += doc_bytes;
             last = seq;
             return true;
         });
+        // The events read go out before the end, and before an error: they are right.
+        flush_pack();
         if (!q) return q;
         events_sent += n;
         end = {{"upto", more ? last : std::max(r.seq, *h)}, {"head", *h}, {"more", more}, {"count", n}};
@@ -967,6 +1070,9 @@ Result<ReplayPage> ReplayClient::request(json request, std::chrono::milliseconds
             deadline = Clock::now() + timeout;  // the timeout is for silence, not for the whole page
             switch (r->kind) {
                 case Reply::Kind::event: page.events.push_back(std::move(r->event)); break;
+                case Reply::Kind::events:
+                    for (auto& e : r->events) page.events.push_back(std::move(e));
+                    break;
                 case Reply::Kind::case_state: page.cases.push_back(std::move(r->state)); break;
                 case Reply::Kind::end: page.end = std::move(r->header); return page;
                 case Reply::Kind::error:
@@ -1053,6 +1159,7 @@ struct FeedClient::Impl {
                 r["op"] = "since";
                 r["seq"] = last;
                 r["limit"] = o.page_limit;
+                r["pack"] = true;
                 return r;
         }
     }
@@ -1159,6 +1266,11 @@ struct FeedClient::Impl {
             case Reply::Kind::event:
                 if (phase != Phase::since || r.event.seq <= last) return;
                 accept(std::move(r.event), FeedEvent::Source::replay);
+                return;
+            case Reply::Kind::events:
+                if (phase != Phase::since) return;
+                for (auto& e : r.events)
+                    if (e.seq > last) accept(std::move(e), FeedEvent::Source::replay);
                 return;
             case Reply::Kind::case_state:
                 if (phase == Phase::snapshot) snap_page.push_back(std::move(r.state));

@@ -44,6 +44,11 @@ inline constexpr std::string_view kEventTopicPrefix = "ev.";
 inline constexpr std::string_view kCaseTopicPrefix = "case.";
 inline constexpr std::string_view kEndTopic = "end";
 inline constexpr std::string_view kErrorTopic = "error";
+// A replay reply holding several events in one frame, for a `since` request with "pack": true
+// (docs/feed-protocol.md). Not an "ev." topic: a SUB never sees it.
+inline constexpr std::string_view kEventPackTopic = "evs";
+// A pack is sent once it holds this many bytes (and at the end of the page).
+inline constexpr std::size_t kEventPackBytes = 128u << 10;
 inline constexpr std::uint32_t kDefaultPageLimit = 10000;
 inline constexpr std::uint32_t kMaxPageLimit = 50000;
 
@@ -55,6 +60,12 @@ std::string case_topic(std::string_view street_code);
 // The header frame of an event: every EventRow field but `doc` (the next frame); `detail` as
 // a JSON object (a string when it is not valid JSON).
 nlohmann::json event_header(const EventRow& e);
+// An events pack (the second frame of a kEventPackTopic reply): per event, the header's length
+// (4 bytes, little-endian), the header frame's bytes, the document's length, the document.
+void append_to_pack(std::string& pack, std::string_view header, std::string_view doc);
+// Appends the pack's events to `out`; an error names the event and byte that is cut short or
+// unreadable (the events before it are appended).
+Result<void> parse_event_pack(std::string_view pack, std::vector<EventRow>& out);
 // The header frame as sent: the text of event_header(), written without a DOM when it can be
 // (host/feed/wire.hpp), byte for byte the same.
 std::string event_header_text(const EventRow& e);

@@ -439,13 +439,15 @@ TEST_CASE("replay: since N gives exactly the rows after N, in order, page by pag
     const auto all = fx.store->events();
     ReplayClient rc(fx.ctx, fx.snap_ep);
 
-    SECTION("paging through everything after 137") {
+    SECTION("paging through everything after 137, one event a message or packed") {
+      for (const bool packed : {false, true}) {
+        INFO("packed " << packed);
         std::vector<EventRow> got;
         std::uint64_t from = 137;
         int pages = 0;
         for (;;) {
             REQUIRE(++pages < 20);
-            auto p = rc.request({{"op", "since"}, {"seq", from}, {"limit", 300}}, 2s);
+            auto p = rc.request({{"op", "since"}, {"seq", from}, {"limit", 300}, {"pack", packed}}, 2s);
             REQUIRE(p.ok());
             CHECK(p->end["head"] == 1000);
             CHECK(p->events.size() <= 300);
@@ -464,7 +466,9 @@ TEST_CASE("replay: since N gives exactly the rows after N, in order, page by pag
             REQUIRE(got[i].prev_street_seq == want.prev_street_seq);
             REQUIRE(got[i].status == want.status);
             REQUIRE(got[i].at == want.at);
+            REQUIRE(json::parse(got[i].detail) == json::parse(want.detail));
         }
+      }
     }
     SECTION("the tail, nothing new, a client ahead of the store") {
         auto p = rc.request({{"op", "since"}, {"seq", 990}}, 2s);
@@ -537,7 +541,11 @@ TEST_CASE("replay: since N gives exactly the rows after N, in order, page by pag
         CHECK(ask(R"({"op":"since","seq":-1})")["error"] == "since request: \"seq\" must be a non-negative integer, got -1");
         CHECK(ask(R"({"op":"since","seq":0,"limit":0})")["error"] == "since request: \"limit\" must be at least 1");
         CHECK(ask(R"({"op":"since","seq":0,"streeet":"x"})")["error"] ==
-              "since request: unknown key \"streeet\" (known: op, req, seq, limit, street, community, grid, family, status)");
+              "since request: unknown key \"streeet\" (known: op, req, seq, limit, pack, street, community, grid, family, "
+              "status)");
+        CHECK(ask(R"({"op":"since","seq":0,"pack":1})")["error"] == "since request: \"pack\" must be true or false, got 1");
+        CHECK(ask(R"({"op":"snapshot","pack":true})")["error"].get<std::string>().rfind(
+                  "snapshot request: unknown key \"pack\"", 0) == 0);
         CHECK(ask(R"({"op":"snapshot","street":3})")["error"] == "snapshot request: filter \"street\" must be a string, got 3");
         CHECK(ask(R"({"op":"case","case_id":"C1"})") ==
               json{{"error", "case \"C1\" not found"}, {"code", "not_found"}});
@@ -557,6 +565,128 @@ TEST_CASE("replay: since N gives exactly the rows after N, in order, page by pag
         CHECK(json::parse(m.to_string()) == json{{"end", true}, {"head", 1000}, {"seq", 1000}});
     }
     CHECK(fx.replay->stats().requests > 0);
+}
+
+TEST_CASE("feed wire: an events pack reads back as the events, and a cut one names where", "[unit]") {
+    std::vector<EventRow> in(3);
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        in[i].seq = 10 + i;
+        in[i].type = "created";
+        in[i].case_id = "C";
+        in[i].case_id += std::to_string(i);
+        in[i].street_code = i == 1 ? "" : "320104002";
+        in[i].status = "reported";
+        in[i].at = 1773017000000 + static_cast<std::int64_t>(i);
+        in[i].doc = i == 2 ? "" : std::string(300 * (i + 1), 'x');
+    }
+    in[0].detail = R"({"why":"新案件","score":4.42})";
+    in[1].detail = R"({ "b" : 1, "a" : [1.50, "x"] })";  // not canonical: the DOM path writes and reads it
+    std::string pack;
+    std::vector<std::size_t> ends;
+    for (const auto& e : in) {
+        append_to_pack(pack, event_header_text(e), e.doc);
+        ends.push_back(pack.size());
+    }
+    std::vector<EventRow> out;
+    REQUIRE(parse_event_pack(pack, out).ok());
+    REQUIRE(out.size() == in.size());
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        auto one = parse_event(event_header_text(in[i]), in[i].doc);  // as a three-frame event reads
+        REQUIRE(one.ok());
+        CHECK(out[i].seq == one->seq);
+        CHECK(out[i].case_id == one->case_id);
+        CHECK(out[i].street_code == one->street_code);
+        CHECK(out[i].at == one->at);
+        CHECK(out[i].detail == one->detail);
+        CHECK(out[i].doc == in[i].doc);
+    }
+    out.clear();
+    REQUIRE(parse_event_pack("", out).ok());
+    CHECK(out.empty());
+    // Cut anywhere: whole events before the cut, then an error naming the event and its byte;
+    // cut exactly between two events, a shorter pack.
+    for (std::size_t n = 1; n < pack.size(); ++n) {
+        out.clear();
+        const auto r = parse_event_pack(std::string_view(pack).substr(0, n), out);
+        const auto whole = static_cast<std::size_t>(std::upper_bound(ends.begin(), ends.end(), n) - ends.begin());
+        INFO("cut at " << n);
+        REQUIRE(out.size() == whole);
+        if (std::find(ends.begin(), ends.end(), n) != ends.end()) {
+            CHECK(r.ok());
+            continue;
+        }
+        REQUIRE_FALSE(r.ok());
+        const std::size_t start = whole == 0 ? 0 : ends[whole - 1];
+        CHECK(r.error().message == "replay events pack of " + std::to_string(n) + " bytes: event " + std::to_string(whole) +
+                                       " at byte " + std::to_string(start) + " is cut short");
+    }
+    // A header that is not an event header.
+    std::string bad;
+    append_to_pack(bad, event_header_text(in[0]), in[0].doc);
+    append_to_pack(bad, R"({"seq":"x"})", "");
+    out.clear();
+    const auto r = parse_event_pack(bad, out);
+    REQUIRE_FALSE(r.ok());
+    CHECK(out.size() == 1);
+    CHECK(r.error().message == "replay events pack: event 1 at byte " + std::to_string(ends[0]) +
+                                   ": feed event header: \"seq\" missing or of the wrong type");
+}
+
+TEST_CASE("replay: a packed answer holds the same events in a few messages of about 128 KiB", "[integration]") {
+    Fixture fx(2000);
+    fx.store->append(1000);
+    const auto all = fx.store->events();
+    zmq::socket_t d(fx.ctx, zmq::socket_type::dealer);
+    d.set(zmq::sockopt::linger, 0);
+    d.connect(fx.snap_ep);
+    d.send(zmq::str_buffer(R"({"op":"since","seq":0,"limit":1000,"pack":true,"req":3})"));
+    std::vector<EventRow> got;
+    std::size_t packs = 0, biggest = 0;
+    json end;
+    const auto deadline = Clock::now() + 5s;
+    while (end.is_null() && Clock::now() < deadline) {
+        zmq::pollitem_t it{d.handle(), 0, ZMQ_POLLIN, 0};
+        zmq::poll(&it, 1, std::chrono::milliseconds(500));
+        std::vector<zmq::message_t> frames;
+        zmq::message_t m;
+        while (d.recv(m, zmq::recv_flags::dontwait)) {
+            frames.push_back(std::move(m));
+            while (frames.back().more()) {
+                REQUIRE(d.recv(m));
+                frames.push_back(std::move(m));
+            }
+            REQUIRE(frames.size() == 2);
+            const std::string topic = frames[0].to_string();
+            if (topic == "end") {
+                end = json::parse(frames[1].to_string());
+                break;
+            }
+            REQUIRE(topic == "evs");  // never one event a message
+            ++packs;
+            biggest = std::max(biggest, frames[1].size());
+            REQUIRE(parse_event_pack(frames[1].to_string_view(), got).ok());
+            frames.clear();
+        }
+    }
+    REQUIRE(end.is_object());
+    CHECK(end == json{{"end", true}, {"upto", 1000}, {"head", 1000}, {"more", false}, {"count", 1000}, {"req", 3}});
+    REQUIRE(seqs_of(got) == iota(1, 1000));
+    // Each pack but the last is closed by the event that takes it to kEventPackBytes.
+    std::size_t bytes = 0, filling = 0, want_packs = 0, largest_event = 0;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        REQUIRE(got[i].doc == all[i].doc);
+        REQUIRE(got[i].case_id == all[i].case_id);
+        REQUIRE(got[i].prev_street_seq == all[i].prev_street_seq);
+        const std::size_t sz = 8 + event_header_text(all[i]).size() + all[i].doc.size();
+        bytes += sz;
+        largest_event = std::max(largest_event, sz);
+        if ((filling += sz) >= kEventPackBytes) ++want_packs, filling = 0;
+    }
+    if (filling > 0) ++want_packs;
+    CHECK(bytes > 8 * kEventPackBytes);
+    CHECK(packs == want_packs);
+    CHECK(biggest >= kEventPackBytes);
+    CHECK(biggest < kEventPackBytes + largest_event);
 }
 
 TEST_CASE("replay: the limit is capped and a page stops at its byte budget", "[integration]") {
@@ -1103,10 +1233,10 @@ TEST_CASE("feed client: a replay over many pages, one request ahead, gets every 
     CHECK((*c)->counters().replayed == all.size());
     CHECK((*c)->counters().request_retries == 0);
     CHECK((*c)->last_seq() == all.size());
+    CHECK((*c)->next(ev, 100ms) == false);  // nothing twice; the last page's end is read by now
     CHECK((*c)->live());
     CHECK(fx.replay->stats().aborted == 0);
     CHECK(fx.replay->stats().requests == 32);  // 31 full pages, then 16 events with more=false
-    CHECK((*c)->next(ev, 100ms) == false);     // and nothing twice
 }
 
 TEST_CASE("feed client: page boundaries with a filter, one request ahead", "[integration]") {
