@@ -87,7 +87,7 @@ Result<std::unique_ptr<Hub>> Hub::create(HubConfig cfg, std::filesystem::path ru
         h->checkpointer_ = std::move(*ck);
         // Only if the checkpointer falls far behind (a reader holding old pages) does a commit
         // checkpoint by itself: about 80 MB of log.
-        if (auto r = h->store_->set_autocheckpoint(20000); !r) return r.error();
+        if (auto r = h->store_->set_autocheckpoint_bytes(80 << 20); !r) return r.error();
     }
     auto categories = Categories::load(h->cfg_.hub.reference_dir / "categories.json");
     if (!categories) return categories.error();

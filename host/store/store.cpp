@@ -2,10 +2,12 @@
 
 #include "store/corr_cache.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 
 namespace casehub::host {
 
@@ -192,10 +194,16 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path, Sy
     sqlite3_busy_timeout(s->db_, 5000);
     // FULL: the WAL is synced at every commit, so an ack that leaves the hub survives power
     // loss. NORMAL survives a crash of casehubd but may lose the last commits on power loss.
+    // 16 KiB pages for a new store (an existing one keeps its size; docs/pipeline.md says how to
+    // convert it): an event row (a ~2 KB case document and its detail) fits on a page instead
+    // of spilling onto an overflow page read by a system call of its own, which made a feed
+    // replay 2× slower, a store 24 % larger and the intake thread ~10 % dearer per record.
+    // Must come before journal_mode=WAL, which fixes the size of a new file.
+    if (auto r = s->exec("PRAGMA page_size=16384;"); !r) return r.error();
     const char* pragmas = sync == Sync::full ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                                              : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
     if (auto r = s->exec(pragmas); !r) return r.error();
-    if (auto r = s->exec("PRAGMA wal_autocheckpoint=1000;"); !r) return r.error();
+    if (auto r = s->set_autocheckpoint_bytes(4 << 20); !r) return r.error();  // SQLite's default at 4 KiB pages
     // 64 MiB of page cache (SQLite's default is 2 MiB): the correlation index and the cases it
     // joins are read at random on every record, and a miss is a system call.
     if (auto r = s->exec("PRAGMA cache_size=-65536;"); !r) return r.error();
@@ -1297,7 +1305,13 @@ Result<std::vector<std::pair<std::string, std::string>>> Store::satisfactions(st
     return text_pairs(st);
 }
 
-Result<void> Store::set_autocheckpoint(int pages) {
+Result<void> Store::set_autocheckpoint_bytes(std::int64_t bytes) {
+    int page = 4096;
+    if (sqlite3_stmt* st = stmt("PRAGMA page_size"); st && sqlite3_step(st) == SQLITE_ROW) {
+        page = std::max(512, sqlite3_column_int(st, 0));
+        sqlite3_reset(st);
+    }
+    const auto pages = static_cast<int>(std::min<std::int64_t>(bytes / page, std::numeric_limits<int>::max()));
     if (sqlite3_wal_autocheckpoint(db_, pages) != SQLITE_OK) return make_error(last_error());
     return {};
 }

@@ -240,9 +240,10 @@ public:
     // {profiles, cases} held by that cache; {0, 0} without it.
     std::pair<std::size_t, std::size_t> corr_cache_size() const;
 
-    // The WAL size in pages at which a commit checkpoints by itself (SQLite's default 1,000);
-    // set high when a Checkpointer (store/checkpointer.hpp) does it on another thread.
-    Result<void> set_autocheckpoint(int pages);
+    // The WAL size at which a commit checkpoints by itself (rounded down to whole pages; 0: never;
+    // 4 MiB after open()), set high when a Checkpointer (store/checkpointer.hpp) does it on
+    // another thread.
+    Result<void> set_autocheckpoint_bytes(std::int64_t bytes);
 
     // Lets the WAL shrink while readers come and go; cheap when there is nothing to do.
     void checkpoint();
