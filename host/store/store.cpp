@@ -93,9 +93,10 @@ CREATE TABLE IF NOT EXISTS corr_records (
     text BLOB NOT NULL, address BLOB NOT NULL, place TEXT NOT NULL DEFAULT '',
     x0 INTEGER, x1 INTEGER, y0 INTEGER, y1 INTEGER, t0 INTEGER, t1 INTEGER, UNIQUE (system, record_id));
 CREATE INDEX IF NOT EXISTS corr_records_time ON corr_records(t0) WHERE t0 IS NOT NULL;
-CREATE INDEX IF NOT EXISTS corr_records_case ON corr_records(case_id);
 -- Covers corr_members (asked for every candidate case of every new record) in rowid order,
--- without reading the profile's row (its text and address blobs).
+-- without reading the profile's row (its text and address blobs); and every other look-up by
+-- case_id (an index on case_id alone, corr_records_case up to schema 7, was one more B-tree
+-- written per record for nothing).
 CREATE INDEX IF NOT EXISTS corr_records_case_members ON corr_records(case_id, id, system, place);
 -- Lets the candidate search read a case's state from the index alone.
 CREATE INDEX IF NOT EXISTS case_rows_corr ON case_rows(case_id, merged_into, status, ended_at);
@@ -234,6 +235,7 @@ Result<void> Store::migrate() {
     if (*has_corr && corr_without_place)
         if (auto r = exec("ALTER TABLE corr_records ADD COLUMN place TEXT NOT NULL DEFAULT '';"); !r) return r;
     if (auto r = migrate_corr_boxes(); !r) return r;
+    if (auto r = exec("DROP INDEX IF EXISTS corr_records_case;"); !r) return r;
     if (auto r = migrate_source_records(); !r) return r;
     auto has_cases = has_table("cases");  // a table up to schema 5, a view since
     if (!has_cases) return has_cases.error();
@@ -952,8 +954,8 @@ Result<bool> Store::split_pair(std::string_view a, std::string_view b) {
 }
 
 Result<std::vector<std::pair<std::string, std::string>>> Store::corr_members(std::string_view case_id) {
-    // In rowid order, as the plan on corr_records_case gave them (the correlator keeps the first
-    // of equal penalties).
+    // In rowid order (the correlator keeps the first of equal penalties), which the covering
+    // index corr_records_case_members gives without a sort.
     sqlite3_stmt* st = stmt("SELECT system, place FROM corr_records WHERE case_id=? ORDER BY id");
     bind_text(st, 1, case_id);
     return text_pairs(st);

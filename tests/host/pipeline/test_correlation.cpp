@@ -488,7 +488,7 @@ std::string sql(const fs::path& db, const std::string& q) {
 }
 }  // namespace
 
-TEST_CASE("store: a schema 6 store's R*Tree boxes move into corr_records once, and its records are still found", "[unit]") {
+TEST_CASE("store: a schema 6 store's R*Tree boxes move into corr_records once, its spare index goes, and its records are still found", "[unit]") {
     Hub h;  // no memory cache: every search goes to the store
     h.apply(report("gridapp", "WG1", kLon, kLat, "2026-03-09T08:30:00+08:00"));
     h.apply(report("gridapp", "WG2", kLon + dlon(900), kLat, "2026-03-09T08:31:00+08:00"));
@@ -504,6 +504,7 @@ TEST_CASE("store: a schema 6 store's R*Tree boxes move into corr_records once, a
             " ALTER TABLE corr_records DROP COLUMN x0; ALTER TABLE corr_records DROP COLUMN x1;"
             " ALTER TABLE corr_records DROP COLUMN y0; ALTER TABLE corr_records DROP COLUMN y1;"
             " ALTER TABLE corr_records DROP COLUMN t0; ALTER TABLE corr_records DROP COLUMN t1;"
+            " CREATE INDEX corr_records_case ON corr_records(case_id);"
             " UPDATE meta SET value='6' WHERE key='schema_version';");
     REQUIRE(sql(db, "SELECT count(*) FROM pragma_table_info('corr_records') WHERE name='t0'") == "0\n");
 
@@ -514,6 +515,11 @@ TEST_CASE("store: a schema 6 store's R*Tree boxes move into corr_records once, a
     // The store's search plans on the time index, not a scan of every profile.
     CHECK(sql(db, "EXPLAIN QUERY PLAN SELECT id FROM corr_records WHERE t0 BETWEEN 1 AND 2 AND t1 >= 1")
               .find("corr_records_time") != std::string::npos);
+    // The index on case_id alone is gone: the covering one serves a case's members in order.
+    CHECK(sql(db, "SELECT count(*) FROM sqlite_master WHERE name='corr_records_case'") == "0\n");
+    const std::string members_plan = sql(db, "EXPLAIN QUERY PLAN SELECT system, place FROM corr_records WHERE case_id='C' ORDER BY id");
+    CHECK(members_plan.find("COVERING INDEX corr_records_case_members") != std::string::npos);
+    CHECK(members_plan.find("TEMP B-TREE") == std::string::npos);
     // A second report of WG1's incident is found through it and joins.
     h.apply(report("dcm", "D1", kLon + dlon(20), kLat, "2026-03-09T08:41:00+08:00", "city_appearance.exposed_garbage",
                    "长乐路88号附近暴露垃圾无人清理，希望尽快清理", "秦淮区夫子庙街道长乐路88号"));
