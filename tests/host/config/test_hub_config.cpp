@@ -150,6 +150,7 @@ TEST_CASE("hub config: every key has a default", "[unit]") {
     CHECK(c.flow.runner_host_timeout.count() == 10000);
     CHECK(c.flow.prepare_worker);
     CHECK(c.flow.sync_worker);
+    CHECK(c.flow.apply_on_arrival);
     CHECK(c.adapters.empty());
 }
 
@@ -183,6 +184,7 @@ commit_max_delay_ms = 0
 runner_host_timeout_ms = 200
 prepare_worker = false
 sync_worker = false
+apply_on_arrival = false
 
 [[adapters]]
 id = "dcm"
@@ -208,11 +210,12 @@ enabled = false
     CHECK(c.flow.commit_max_delay.count() == 0);
     CHECK_FALSE(c.flow.prepare_worker);
     CHECK_FALSE(c.flow.sync_worker);
+    CHECK_FALSE(c.flow.apply_on_arrival);
     REQUIRE(c.adapters.size() == 1);
     CHECK(c.adapters[0].plugin == "/opt/dcm/libdcm.so");
     CHECK_FALSE(c.adapters[0].enabled);
     CHECK(c.adapters[0].config == json::object());
-    CHECK(c.adapters[0].line == 30);
+    CHECK(c.adapters[0].line == 31);
 }
 
 TEST_CASE("hub config: a relative config file path", "[unit]") {
