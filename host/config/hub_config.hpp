@@ -83,8 +83,6 @@ struct FlowSection {                                         // [flow]  (TOML ke
                                                              //   locate on a second thread
     bool sync_worker = true;                                 // sync_worker: with synchronous = full,
                                                              //   fsync the log on a thread of its own
-    bool apply_on_arrival = true;                            // apply_on_arrival: apply batches as they
-                                                             //   arrive, not when the commit starts
 };
 
 struct HttpSection {                                         // [http]  (TOML key)

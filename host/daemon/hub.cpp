@@ -467,25 +467,31 @@ bool Hub::commit_due(std::int64_t now) const {
            (intake_drained_ && age >= cfg_.flow.commit_min_delay.count());
 }
 
-Result<void> Hub::apply_pending() {
+void Hub::commit_pending() {
+    if (pending_.empty()) return;
+    const auto t0 = std::chrono::steady_clock::now();
     const std::int64_t now = clock_.now_ms();  // the hub's clock (simulated in a simulated year)
-    for (; applied_batches_ < pending_.size(); ++applied_batches_, applied_in_batch_ = 0) {
-        Pending& p = pending_[applied_batches_];
-        if (!txn_open_) {
-            if (auto r = store_->begin(); !r) return r;
-            txn_open_ = true;
-        }
-        Counters& c = txn_counts_[p.adapter];
-        for (; applied_in_batch_ < p.batch.records.size(); ++applied_in_batch_) {
+    std::vector<EventRow> events;
+    std::map<Adapter*, Counters> counts;
+    std::map<Adapter*, const std::string*> cursors;
+    auto fail = [&](const std::string& why) {
+        // Nothing acked, nothing dropped: the batches stay pending and are retried shortly;
+        // the runners stall on credit meanwhile.
+        store_->rollback();
+        spdlog::error("store: {}", why);
+        oldest_pending_ = mono_ms() + 500;
+    };
+    if (auto r = store_->begin(); !r) return fail(r.error().message);
+    std::size_t applied = 0;  // across batches: below capacity each batch holds one record
+    for (auto& p : pending_) {
+        Counters& c = counts[p.adapter];
+        for (std::size_t i = 0; i < p.batch.records.size(); ++i) {
             // The previous commit's sync may be done: ack it now, so its runner sends more
-            // while this one is still being applied. Counted across batches: below capacity
-            // each batch holds one record.
-            if (++applied_records_ % 64 == 0) finish_durable();
-            const std::size_t i = applied_in_batch_;
+            // while this commit is still being applied.
+            if (++applied % 64 == 0) finish_durable();
             auto r = pipeline_->apply(*store_, p.batch.adapter, p.batch.records[i], p.prepared->take(i),
-                                      p.batch.cursor.value_or(""), now, txn_events_, c);
-            if (!r) return r.error();
-            ++txn_records_;
+                                      p.batch.cursor.value_or(""), now, events, c);
+            if (!r) return fail(r.error().message);
         }
         for (const auto& l : p.batch.letters) {
             DeadLetterRow d;
@@ -496,50 +502,24 @@ Result<void> Hub::apply_pending() {
             d.detail = l.detail;
             d.cursor = l.cursor;
             d.doc = std::string(l.native);
-            if (auto r = store_->add_dead_letter(d); !r) return r.error();
+            if (auto r = store_->add_dead_letter(d); !r) return fail(r.error().message);
         }
+        if (p.batch.cursor) cursors[p.adapter] = &*p.batch.cursor;
     }
-    return {};
-}
-
-void Hub::abandon_group(const std::string& why) {
-    // Nothing acked, nothing dropped: the batches stay pending and are applied again from the
-    // first, 500 ms later; the runners stall on credit meanwhile.
-    if (store_->in_transaction()) store_->rollback();
-    txn_open_ = false;
-    applied_batches_ = applied_in_batch_ = txn_records_ = 0;
-    txn_events_.clear();
-    txn_counts_.clear();
-    spdlog::error("store: {}", why);
-    oldest_pending_ = mono_ms() + 500;
-}
-
-void Hub::commit_pending() {
-    if (pending_.empty()) return;
-    const auto t0 = std::chrono::steady_clock::now();
-    auto fail = [&](const std::string& why) { abandon_group(why); };
-    if (auto r = apply_pending(); !r) return fail(r.error().message);
     // One cursor write per adapter per commit, its last batch's (only that one survives the
     // transaction): below capacity a batch is often a single record.
-    std::map<Adapter*, const std::string*> cursors;
-    for (auto& p : pending_)
-        if (p.batch.cursor) cursors[p.adapter] = &*p.batch.cursor;
     for (auto& [a, cursor] : cursors)
         if (auto r = store_->set_cursor(a->cfg.id, *cursor); !r) return fail(r.error().message);
-    for (auto& [a, c] : txn_counts_)
+    for (auto& [a, c] : counts)
         if (auto r = store_->add_counters(a->cfg.id, c); !r) return fail(r.error().message);
     if (auto r = store_->commit(); !r) return fail(r.error().message);
-    txn_open_ = false;
-    applied_batches_ = applied_in_batch_ = txn_records_ = 0;
 
     checkpointer_->poke();
     commit_us_total_ += std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
     ++commit_count_;
     Committed done;
-    done.events = std::move(txn_events_);
-    done.counts = std::move(txn_counts_);
-    txn_events_.clear();
-    txn_counts_.clear();
+    done.events = std::move(events);
+    done.counts = std::move(counts);
     for (auto& p : pending_)
         done.batches.push_back({p.adapter, p.session, p.batch.batch, p.records, p.batch.letters.size(), std::move(p.batch.cursor)});
     pending_.clear();
@@ -690,12 +670,7 @@ nlohmann::json Hub::status_json() const {
               {"commits", commit_count_},
               {"commit_avg_us", commit_count_ ? commit_us_total_ / commit_count_ : 0},
               {"commit_us_total", commit_us_total_},
-              {"head_seq", store_->committed_head_seq()},
-              // The group commit being gathered: records received, and how many of them are
-              // applied already in its open transaction (flow.apply_on_arrival).
-              {"group_commit", {{"apply", cfg_.flow.apply_on_arrival ? "on_arrival" : "at_commit"},
-                                {"pending_records", pending_records_},
-                                {"applied_records", txn_records_}}},
+              {"head_seq", store_->head_seq()},
               {"syncs", syncer_ ? nlohmann::json{{"by", "worker"}, {"runs", syncer_->syncs()}, {"waiting_commits", unsynced_.size()}}
                         : nlohmann::json{{"by", cfg_.hub.synchronous == Synchronous::normal ? "none" : "commit"}}},
               {"checkpoints", [&] {
@@ -761,11 +736,6 @@ int Hub::run() {
             last_dispatch = now;
             dispatch_writebacks(now);
         }
-        // Batches are applied as they arrive (unless a failed commit's retry is still waiting):
-        // the group commit then only has the COMMIT left, and its records are not all applied
-        // in one go while the next ones gather.
-        if (cfg_.flow.apply_on_arrival && applied_batches_ < pending_.size() && now >= oldest_pending_)
-            if (auto r = apply_pending(); !r) abandon_group(r.error().message);
         if (commit_due(now)) commit_pending();
         if (syncer_) {
             if (auto f = syncer_->failure()) {

@@ -103,14 +103,7 @@ private:
     void on_message(const std::string& rid, wire::Message& m);
     void on_control();
     bool commit_due(std::int64_t now) const;
-    // Applies the pending records not applied yet, in arrival order, in the open transaction
-    // (begun if none is). With flow.apply_on_arrival called after every read of the intake, so
-    // the group commit only has the COMMIT left; otherwise only by commit_pending().
-    Result<void> apply_pending();
-    // Applies what is left and commits the transaction: the group commit. A store failure rolls
-    // everything back (abandon_group); the batches stay pending and are applied again 500 ms later.
     void commit_pending();
-    void abandon_group(const std::string& why);
     struct Committed;
     // After a group commit is on disk: its events to the feed, its acks to the runners.
     void finish(Committed& c);
@@ -191,13 +184,6 @@ private:
         std::vector<Batch> batches;
     };
     std::deque<Committed> unsynced_;
-    // The open transaction of the group commit: how far into pending_ it has applied, and what
-    // the records applied so far made (events, counters).
-    bool txn_open_ = false;
-    std::size_t applied_batches_ = 0, applied_in_batch_ = 0, applied_records_ = 0;
-    std::size_t txn_records_ = 0;  // records applied in the open transaction
-    std::vector<EventRow> txn_events_;
-    std::map<Adapter*, Counters> txn_counts_;
     std::size_t pending_records_ = 0;
     std::int64_t oldest_pending_ = 0;
     bool intake_drained_ = false;  // the last on_intake() read everything that was waiting

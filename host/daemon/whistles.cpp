@@ -227,12 +227,10 @@ json Hub::clock_set(const json& req) {
     if (!ms) return err(cmd::errc::invalid_argument, "at must be an RFC 3339 time, e.g. 2019-03-12T09:00:00+08:00", "at");
     std::string why;
     if (!clock_.set(*ms, why)) return err(clock_.is_simulated() ? "conflict" : "invalid_argument", why + " (now " + rfc(clock_.now_ms()) + ")", "at");
-    // Records that came before the move are on the cases first; and the meta row below is not
-    // written into the group commit's open transaction (flow.apply_on_arrival).
-    commit_pending();
     if (auto r = store_->set_meta("clock_at", std::to_string(*ms)); !r) spdlog::error("clock: {}", r.error().message);
     json out = {{"mode", clock_.mode_name()}, {"now", rfc(clock_.now_ms())}, {"now_ms", clock_.now_ms()}};
     if (command_) {
+        commit_pending();  // records that came before the move are on the cases first
         const auto before = store_->head_seq();
         command_timers(true);
         out["events"] = store_->head_seq() - before;
@@ -544,7 +542,6 @@ void Hub::assign_tiers() {
         spdlog::error("case tiers: {}", created.error().message);
         return;
     }
-    commit_pending();  // the group commit's open transaction (flow.apply_on_arrival) first
     if (auto r = store_->begin(); !r) return spdlog::error("case tiers: {}", r.error().message);
     for (const auto& [seq, case_id] : *created) {
         auto have = store_->case_tier(case_id);
@@ -595,7 +592,6 @@ void Hub::command_timers(bool all) {
     do {
         cc.more_due = false;
         std::vector<EventRow> events;
-        commit_pending();  // the group commit's open transaction (flow.apply_on_arrival) first
         if (auto r = store_->begin(); !r) return spdlog::error("command timers: {}", r.error().message);
         auto fail = [&](const std::string& m) {
             store_->rollback();

@@ -353,7 +353,6 @@ void Hub::retry_writeback(Adapter& a, const std::string& why) {
         spdlog::warn("write-back {} of case {} to {}: {}; retry {} in {} ms", row.id, row.case_id, a.cfg.id, why,
                      row.attempts, row.next_at - row.updated_at);
     }
-    commit_pending();  // not into the group commit's open transaction (flow.apply_on_arrival)
     if (auto r = store_->update_writeback(row); !r) spdlog::error("write-back {}: {}", row.id, r.error().message);
 }
 
@@ -387,7 +386,6 @@ void Hub::on_writeback_done(Adapter& a, const nlohmann::json& h) {
         ++a.writebacks_failed;
         spdlog::error("write-back {} of case {} refused by {}: {}", row.id, row.case_id, a.cfg.id, row.last_error);
     }
-    commit_pending();  // not into the group commit's open transaction (flow.apply_on_arrival)
     if (auto r = store_->update_writeback(row); !r) spdlog::error("write-back {}: {}", row.id, r.error().message);
 }
 

@@ -155,9 +155,8 @@ public:
     Store& operator=(const Store&) = delete;
 
     Result<void> begin();
-    Result<void> commit();  // a failed commit is rolled back
+    Result<void> commit();
     void rollback();
-    bool in_transaction() const { return in_tx_; }
 
     // -- reads (inside or outside a transaction)
     Result<std::optional<std::string>> cursor(std::string_view adapter);
@@ -203,8 +202,6 @@ public:
     // {satisfaction, times.updated_at} of the records of `system` that carry a satisfaction.
     Result<std::vector<std::pair<std::string, std::string>>> satisfactions(std::string_view system);
     std::uint64_t head_seq() const { return last_seq_; }
-    // The head as other connections see it: without the seqs of an open transaction.
-    std::uint64_t committed_head_seq() const { return in_tx_ ? tx_start_seq_ : last_seq_; }
     const std::map<std::string, std::uint64_t>& street_heads() const { return street_last_; }
 
     // -- writes (inside a transaction)

@@ -147,8 +147,7 @@ inline std::string hub_toml(const std::string& supervisor_extra = "", const std:
     return "[hub]\ndata_dir = \"var\"\nplugin_path = [\"" + std::string(CASEHUB_TEST_PLUGIN_DIR) +
            "\", \"" + std::string(CASEHUB_PLUGIN_DIR) + "\"]\nlog_level = \"info\"\nreference_dir = \"" + std::string(CASEHUB_SOURCE_DIR) +
            "/config/qinhuai\"\nsystems = [\"seq\", \"hello\"]\n[supervisor]\n" + sup +
-           "\n[flow]\n" + (extra.find("commit_max_delay_ms") == std::string::npos ? "commit_max_delay_ms = 10\n" : "") +
-           extra + adapters;
+           "\n[flow]\ncommit_max_delay_ms = 10\n" + extra + adapters;
 }
 
 // hub_toml for the seq test plugin with correlation off (see kNoCorrelation).

@@ -107,36 +107,3 @@ TEST_CASE("dead letters are replayed after a configuration fix", "[integration]"
     CHECK_THAT(purge.output, Catch::Contains("30 dead letters purged"));
     CHECK(query_int(hub.db(), "SELECT count(*) FROM dead_letters") == 0);
 }
-
-TEST_CASE("flow.apply_on_arrival: batches are applied as they arrive and committed together when the group commit is due", "[integration]") {
-    for (const bool on : {true, false}) {
-        INFO("apply_on_arrival = " << on);
-        TempDir dir;
-        // A group commit that waits 1.5 s after its first batch: long enough to look inside it.
-        Hub hub(dir.path, hub_toml("", seq_adapter("count = 30\nrate_per_second = 2000\nbatch_size = 10"),
-                                   std::string("commit_min_delay_ms = 1500\ncommit_max_delay_ms = 4000\napply_on_arrival = ") +
-                                       (on ? "true" : "false") + "\n"));
-        hub.start();
-        const auto group = [&] { return hub.status()["hub"]["group_commit"]; };
-        REQUIRE(wait_until([&] { return group()["pending_records"] == 30; }, 10s));
-        CHECK(group()["apply"] == (on ? "on_arrival" : "at_commit"));
-        if (on) {
-            // Applied in the open transaction: nothing is committed, so no other reader sees
-            // it, and the head the status reports is still the committed one.
-            REQUIRE(wait_until([&] { return group()["applied_records"] == 30; }, 2s));
-        } else {
-            std::this_thread::sleep_for(300ms);
-            CHECK(group()["applied_records"] == 0);
-        }
-        CHECK(query_int(hub.db(), "SELECT count(*) FROM events") == 0);
-        CHECK(hub.status()["hub"]["head_seq"] == 0);
-        // Then one commit makes all of it durable at once.
-        REQUIRE(wait_until([&] { return query_int(hub.db(), "SELECT count(*) FROM events") == 30; }, 10s));
-        REQUIRE(wait_until([&] { return hub.status()["hub"]["head_seq"] == 30; }, 2s));
-        CHECK(group()["pending_records"] == 0);
-        CHECK(group()["applied_records"] == 0);
-        CHECK(hub.status()["hub"]["commits"] == 1);
-        CHECK(counter(hub.db(), "applied") == 30);
-        CHECK(hub.terminate() == 0);
-    }
-}

@@ -150,7 +150,6 @@ TEST_CASE("hub config: every key has a default", "[unit]") {
     CHECK(c.flow.runner_host_timeout.count() == 10000);
     CHECK(c.flow.prepare_worker);
     CHECK(c.flow.sync_worker);
-    CHECK(c.flow.apply_on_arrival);
     CHECK(c.adapters.empty());
 }
 
@@ -184,7 +183,6 @@ commit_max_delay_ms = 0
 runner_host_timeout_ms = 200
 prepare_worker = false
 sync_worker = false
-apply_on_arrival = false
 
 [[adapters]]
 id = "dcm"
@@ -210,12 +208,11 @@ enabled = false
     CHECK(c.flow.commit_max_delay.count() == 0);
     CHECK_FALSE(c.flow.prepare_worker);
     CHECK_FALSE(c.flow.sync_worker);
-    CHECK_FALSE(c.flow.apply_on_arrival);
     REQUIRE(c.adapters.size() == 1);
     CHECK(c.adapters[0].plugin == "/opt/dcm/libdcm.so");
     CHECK_FALSE(c.adapters[0].enabled);
     CHECK(c.adapters[0].config == json::object());
-    CHECK(c.adapters[0].line == 31);
+    CHECK(c.adapters[0].line == 30);
 }
 
 TEST_CASE("hub config: a relative config file path", "[unit]") {
