@@ -56,6 +56,24 @@ json extreme_time(const std::vector<CaseMember>& ms, const char* key, bool lates
     return out;
 }
 
+// An object built field by field into its map. nlohmann's initializer list builds each
+// {"key", value} pair as an array of two first (a vector and a heap string per field), then
+// moves it in: three allocations per field where one (the map node) will do. The document is
+// the same: keys are sorted by the map either way.
+class ObjectBuilder {
+public:
+    ObjectBuilder() : obj_(json::object()), map_(obj_.get_ref<json::object_t&>()) {}
+    ObjectBuilder& add(const char* key, json value) {
+        map_.insert_or_assign(key, std::move(value));
+        return *this;
+    }
+    json take() { return std::move(obj_); }
+
+private:
+    json obj_;
+    json::object_t& map_;
+};
+
 void add_unique(json& arr, const json& item) {
     for (const auto& x : arr)
         if (x == item) return;
@@ -146,12 +164,15 @@ json compose_case(const std::vector<CaseMember>& ms, const ComposeInput& st) {
     }
 
     const json& prev_times = field(previous, "times");
-    json times = {{"reported_at", extreme_time(ms, "reported_at", false)},
-                  {"registered_at", extreme_time(ms, "registered_at", false)},
-                  {"dispatched_at", extreme_time(ms, "dispatched_at", false)},
-                  {"due_at", extreme_time(ms, "due_at", false, true)},
-                  {"resolved_at", nullptr}, {"closed_at", nullptr},
-                  {"updated_at", extreme_time(ms, "updated_at", true)}};
+    json times = ObjectBuilder()
+                     .add("reported_at", extreme_time(ms, "reported_at", false))
+                     .add("registered_at", extreme_time(ms, "registered_at", false))
+                     .add("dispatched_at", extreme_time(ms, "dispatched_at", false))
+                     .add("due_at", extreme_time(ms, "due_at", false, true))
+                     .add("resolved_at", nullptr)
+                     .add("closed_at", nullptr)
+                     .add("updated_at", extreme_time(ms, "updated_at", true))
+                     .take();
     const json& prev_upd = field(prev_times, "updated_at");
     if (prev_upd.is_string() && sdk::parse_rfc3339_ms(prev_upd.get<std::string>()).value_or(0) >
                                     sdk::parse_rfc3339_ms(times["updated_at"].is_string() ? times["updated_at"].get<std::string>() : "").value_or(0))
@@ -235,46 +256,52 @@ json compose_case(const std::vector<CaseMember>& ms, const ComposeInput& st) {
     for (const auto& m : ms) {
         const json& rec = *m.record;
         const json& src = rec["source"];
-        sources.push_back({{"system", src["system"]}, {"record_id", src["record_id"]}, {"version", src["version"]},
-                           {"raw_sha256", field(rec, "raw_sha256")}, {"status", field(rec, "status")},
-                           {"status_native", field(rec, "status_native")}, {"received_at", field(src, "received_at")}});
+        sources.push_back(ObjectBuilder()
+                              .add("system", src["system"])
+                              .add("record_id", src["record_id"])
+                              .add("version", src["version"])
+                              .add("raw_sha256", field(rec, "raw_sha256"))
+                              .add("status", field(rec, "status"))
+                              .add("status_native", field(rec, "status_native"))
+                              .add("received_at", field(src, "received_at"))
+                              .take());
     }
     auto arr = [&](const char* k) { return field(p, k).is_array() ? field(p, k) : json::array(); };
     // Routing rules come with the command centre; until then a placed case is the street's,
     // and one outside the district or unplaced goes to the district level.
     const char* escalation_level = field(loc, "street_code").is_string() && !outside ? "street" : "district";
-    // The locals are moved into the document, not copied (braced elements are built in order).
-    return {
-        {"schema", "casehub.case/1"},
-        {"case_id", st.case_id},
-        {"seq", st.seq},
-        {"created_at", st.created_at},
-        {"updated_at", st.updated_at},
-        {"kind", field(p, "kind")},
-        {"appeal_type", std::move(appeal_type)},
-        {"channel", field(p, "channel")},
-        {"category", field(p, "category")},
-        {"title", std::move(title)},
-        {"description", field(p, "description")},
-        {"status", to_string(st.status.status)},
-        {"priority", priority},
-        {"times", std::move(times)},
-        {"location", std::move(loc)},
-        {"escalation_level", escalation_level},
-        {"reporter", field(p, "reporter")},
-        {"parties", arr("parties")},
-        {"responsible", std::move(responsible)},
-        {"tags", std::move(tags)},
-        {"satisfaction", std::move(satisfaction)},
-        {"confidentiality", confidentiality},
-        {"attachments", std::move(attachments)},
-        {"links", std::move(links)},
-        {"sources", std::move(sources)},
-        {"merged_from", st.merged_from ? *st.merged_from : json::array()},
-        {"merged_into", nullptr},
-        {"closed_by", st.status.closed_by ? json(*st.status.closed_by) : json()},
-        {"reopen_count", st.status.reopen_count},
-    };
+    // The locals are moved into the document, not copied.
+    return ObjectBuilder()
+        .add("schema", "casehub.case/1")
+        .add("case_id", st.case_id)
+        .add("seq", st.seq)
+        .add("created_at", st.created_at)
+        .add("updated_at", st.updated_at)
+        .add("kind", field(p, "kind"))
+        .add("appeal_type", std::move(appeal_type))
+        .add("channel", field(p, "channel"))
+        .add("category", field(p, "category"))
+        .add("title", std::move(title))
+        .add("description", field(p, "description"))
+        .add("status", to_string(st.status.status))
+        .add("priority", priority)
+        .add("times", std::move(times))
+        .add("location", std::move(loc))
+        .add("escalation_level", escalation_level)
+        .add("reporter", field(p, "reporter"))
+        .add("parties", arr("parties"))
+        .add("responsible", std::move(responsible))
+        .add("tags", std::move(tags))
+        .add("satisfaction", std::move(satisfaction))
+        .add("confidentiality", confidentiality)
+        .add("attachments", std::move(attachments))
+        .add("links", std::move(links))
+        .add("sources", std::move(sources))
+        .add("merged_from", st.merged_from ? *st.merged_from : json::array())
+        .add("merged_into", nullptr)
+        .add("closed_by", st.status.closed_by ? json(*st.status.closed_by) : json())
+        .add("reopen_count", st.status.reopen_count)
+        .take();
 }
 
 std::int64_t ended_at(const json& doc, const std::vector<CaseMember>& ms) {
