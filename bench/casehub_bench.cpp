@@ -12,6 +12,9 @@
 #ifdef CASEHUB_HAVE_SIMDJSON
 #include <simdjson.h>
 #endif
+#ifdef CASEHUB_WITH_MIMALLOC
+#include <mimalloc.h>
+#endif
 #include <sqlite3.h>
 #include <zmq.hpp>
 
@@ -1128,6 +1131,13 @@ int main(int argc, char** argv) {
         la >> l1 >> l5;
         note("load average at start: " + l1 + " (1 min), " + l5 + " (5 min): other work on this machine skews every figure");
     }
+#ifdef CASEHUB_WITH_MIMALLOC
+    const int mi = mi_version();  // e.g. 209 for 2.0.9
+    note("allocator of this process (the feed consumer, the in-process ceilings) and of casehubd: mimalloc " +
+         std::to_string(mi / 100) + "." + std::to_string(mi / 10 % 10) + "." + std::to_string(mi % 10));
+#else
+    note("allocator of this process: glibc malloc (built without libmimalloc-dev; the replay consumer is slower)");
+#endif
     std::string settings;
     for (const auto& [section, lines] : o.hub_settings)
         for (const auto& l : lines) settings += ", " + section + "." + l;
