@@ -45,6 +45,17 @@ int hex_value(char c) {
     return -1;
 }
 
+// No byte of the eight at p is a control, '"', '\\' or beyond ASCII. SWAR: some byte of x is
+// zero exactly when (x - 0x0101..) & ~x & 0x8080.. is not.
+bool plain_ascii8(const char* p) {
+    std::uint64_t w;
+    std::memcpy(&w, p, 8);
+    constexpr std::uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    auto zero_byte = [](std::uint64_t x) { return (x - ones) & ~x & high; };
+    const std::uint64_t control = (w - 0x20 * ones) & ~w & high;  // a byte < 0x20 (or >= 0x80)
+    return ((w & high) | control | zero_byte(w ^ ('"' * ones)) | zero_byte(w ^ ('\\' * ones))) == 0;
+}
+
 // The canonical-form check: a recursive descent over the value, no allocation but for floats.
 class Canon {
 public:
@@ -78,6 +89,9 @@ private:
         ++p_;  // the opening quote
         const char* start = p_;
         while (p_ < e_) {
+            // Eight plain ASCII bytes at a time: most of a detail is ASCII keys and codes.
+            while (e_ - p_ >= 8 && plain_ascii8(p_)) p_ += 8;
+            if (p_ == e_) break;
             const uchar c = static_cast<uchar>(*p_);
             if (c == '"') {
                 if (key) *key = std::string_view(start, static_cast<std::size_t>(p_ - start));
@@ -198,12 +212,50 @@ private:
         // from_chars rounds as its lexer's strtod does (correctly); out of range is left to it.
         // Its dump() of a finite double is exactly detail::to_chars into a 64-byte buffer,
         // called here without the serializer (whose locale look-up and string cost more).
+        // The answer depends on the text alone, and details repeat the same few hundred
+        // scores and distances: texts found canonical are remembered (float_memo()).
+        auto& memo = float_memo();
+        if (memo.has(tok)) return true;
         double d = 0;
         const auto r = std::from_chars(tok.data(), tok.data() + tok.size(), d);
         if (r.ec != std::errc() || r.ptr != tok.data() + tok.size() || !std::isfinite(d)) return false;
         std::array<char, 64> buf{};
         const char* end = nlohmann::detail::to_chars(buf.data(), buf.data() + buf.size(), d);
-        return std::string_view(buf.data(), static_cast<std::size_t>(end - buf.data())) == tok;
+        if (std::string_view(buf.data(), static_cast<std::size_t>(end - buf.data())) != tok) return false;
+        memo.add(tok);
+        return true;
+    }
+
+    // Float texts known canonical, per thread (the replay server's, each client's): direct
+    // mapped on a hash of the text; a miss is only the full check again.
+    struct FloatMemo {
+        static constexpr std::size_t kSlots = 1024, kMaxLen = 23;
+        struct Slot {
+            std::uint8_t len = 0;  // 0: empty
+            char text[kMaxLen];
+        };
+        std::array<Slot, kSlots> slots{};
+
+        static std::size_t index(std::string_view t) {
+            std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a
+            for (const char c : t) h = (h ^ static_cast<uchar>(c)) * 0x100000001b3ull;
+            return static_cast<std::size_t>(h ^ (h >> 29)) & (kSlots - 1);
+        }
+        bool has(std::string_view t) const {
+            if (t.size() > kMaxLen) return false;
+            const Slot& s = slots[index(t)];
+            return s.len == t.size() && std::memcmp(s.text, t.data(), t.size()) == 0;
+        }
+        void add(std::string_view t) {
+            if (t.size() > kMaxLen) return;
+            Slot& s = slots[index(t)];
+            s.len = static_cast<std::uint8_t>(t.size());
+            std::memcpy(s.text, t.data(), t.size());
+        }
+    };
+    static FloatMemo& float_memo() {
+        thread_local FloatMemo memo;
+        return memo;
     }
 
     const char* p_;
@@ -258,6 +310,7 @@ struct Reader {
         ++p;
         for (;;) {
             const char* run = p;
+            while (e - p >= 8 && plain_ascii8(p)) p += 8;
             while (p < e) {
                 const uchar c = static_cast<uchar>(*p);
                 if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;

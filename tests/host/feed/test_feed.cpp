@@ -1482,3 +1482,41 @@ TEST_CASE("feed wire: the canonical-form check never says yes to a text nlohmann
     }
     CHECK(canonical > 1000);
 }
+
+TEST_CASE("feed wire: the canonical check reads long strings eight bytes at a time and remembers floats, "
+          "and says the same as nlohmann", "[unit]") {
+    using casehub::host::wire::is_canonical_json;
+    // `escaped_key`: the check declines a key holding an escape (documented as conservative).
+    auto agrees = [](const std::string& t, bool escaped_key = false) {
+        const json j = json::parse(t, nullptr, false);
+        const bool expected = !j.is_discarded() && j.dump() == t && !escaped_key;
+        INFO(t);
+        CHECK(is_canonical_json(t) == expected);
+        CHECK(is_canonical_json(t) == expected);  // again: the float memo answers now
+    };
+    // Every special byte at every offset of a 40-byte string: the word-at-a-time scan must stop
+    // on it wherever it falls in the word.
+    const std::vector<std::string> specials = {"\"", "\\\"", "\\\\", "\\n", "\\u0001", "\x01", "\x1f", "\x7f",
+                                               "中", "\xff", "\xe4\xb8", "\\/", "\\u00e4", "\t"};
+    for (const auto& sp : specials)
+        for (std::size_t at = 0; at <= 40; ++at) {
+            std::string body(40, 'a');
+            body.insert(at, sp);
+            agrees("{\"k\":\"" + body + "\"}");
+            agrees("{\"" + body + "\":1}", sp.find('\\') != std::string::npos);
+        }
+    // Floats: canonical and not, each asked twice, and a non-canonical spelling of a value asked
+    // after its canonical one (the memo keys on the text, never on the value).
+    std::minstd_rand rng(11);
+    for (int i = 0; i < 5000; ++i) {
+        const double v = static_cast<double>(static_cast<int>(rng() % 200000) - 100000) / 100.0;
+        const std::string canon = json(v).dump();
+        agrees("{\"x\":" + canon + "}");
+        agrees("{\"x\":" + canon + "0}");
+        agrees("{\"x\":" + std::to_string(v) + "}");
+    }
+    CHECK(is_canonical_json("{\"x\":1.5}"));
+    CHECK_FALSE(is_canonical_json("{\"x\":1.50}"));
+    CHECK_FALSE(is_canonical_json("{\"x\":15e-1}"));
+    CHECK(is_canonical_json("{\"x\":1.5}"));
+}
