@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace casehub::host {
 
@@ -43,6 +44,10 @@ struct EventRow {
     // may write it into a header without checking it.
     bool detail_canonical = false;
 };
+
+// The meta key holding the first seq from which every stored detail is canonical (the store
+// makes sure of it on append), so the replay server copies those unchecked; older rows it checks.
+inline constexpr std::string_view kDetailCanonicalFrom = "detail_canonical_from";
 
 // Statuses counted as open for "current state of all open cases".
 inline bool is_open_status(const std::string& s) {

@@ -2,6 +2,8 @@
 
 #include "store/corr_cache.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cassert>
 #include <cstdio>
@@ -219,6 +221,13 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path, Sy
     v = "UPDATE meta SET value='" + std::to_string(kSchemaVersion) +
         "' WHERE key='schema_version' AND CAST(value AS INTEGER) < " + std::to_string(kSchemaVersion);
     if (auto r = s->exec(v.c_str()); !r) return r.error();
+    // From this seq on every event's detail is nlohmann's dump() of an object (append_event()
+    // sees to it), so the feed may copy it into a header unchecked. A new store: from 1. An
+    // older one: from its next event (its own were written the same way, but not checked).
+    v = "INSERT OR IGNORE INTO meta(key, value) VALUES('" + std::string(kDetailCanonicalFrom) +
+        "', (SELECT coalesce(max(seq), 0) + 1 FROM events))";
+    if (auto r = s->exec(v.c_str()); !r)
+        return r.error();
     if (auto r = s->load_heads(); !r) return r.error();
     return s;
 }
@@ -552,6 +561,15 @@ Result<void> Store::put_case(const CaseRow& c, std::uint64_t seq) {
 }
 
 Result<void> Store::append_event(EventRow& e) {
+    if (!e.detail_canonical && !e.detail.empty()) {
+        // Written by nlohmann's dump() too, but not said so: made sure of (kDetailCanonicalFrom).
+        const auto d = nlohmann::json::parse(e.detail, nullptr, false);
+        if (!d.is_object())
+            return make_error(path_.string() + ": appending a " + e.type + " event of case " + e.case_id +
+                              ": its detail is not a JSON object");
+        e.detail = d.dump();
+        e.detail_canonical = true;
+    }
     e.seq = last_seq_ + 1;
     auto it = street_last_.find(e.street_code);
     e.prev_street_seq = it == street_last_.end() ? 0 : it->second;

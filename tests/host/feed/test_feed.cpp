@@ -689,6 +689,44 @@ TEST_CASE("replay: a packed answer holds the same events in a few messages of ab
     CHECK(biggest < kEventPackBytes + largest_event);
 }
 
+TEST_CASE("replay: details from the store's detail_canonical_from on go out as stored, older ones are checked",
+          "[integration]") {
+    Fixture fx;
+    fx.store->append(4);
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((fx.dir.path / "casehub.db").c_str(), &db) == SQLITE_OK);
+    // Not what a hub stores (it re-dumps such a detail on append): here it shows which rows the
+    // server checks. Rows 1 and 2 are before the key's seq, rows 3 and 4 from it on.
+    exec(db, "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+             "INSERT INTO meta VALUES('detail_canonical_from', '3');"
+             "UPDATE events SET detail = '{ \"b\" : 1, \"a\" : 2 }';");
+    sqlite3_close(db);
+    zmq::socket_t d(fx.ctx, zmq::socket_type::dealer);
+    d.set(zmq::sockopt::linger, 0);
+    d.set(zmq::sockopt::rcvtimeo, 5000);
+    d.connect(fx.snap_ep);
+    d.send(zmq::str_buffer(R"({"op":"since","seq":0})"));
+    std::map<std::uint64_t, std::string> detail_text;  // seq -> the detail as it is in the header
+    for (;;) {
+        std::vector<zmq::message_t> frames;
+        do {
+            zmq::message_t m;
+            REQUIRE(d.recv(m));
+            frames.push_back(std::move(m));
+        } while (frames.back().more());
+        REQUIRE(frames.size() >= 2);
+        if (frames[0].to_string() == "end") break;
+        const std::string h = frames[1].to_string();
+        const auto at = h.find("\"detail\":") + 9, end = h.find(",\"grid_code\"");
+        detail_text[json::parse(h).at("seq").get<std::uint64_t>()] = h.substr(at, end - at);
+    }
+    REQUIRE(detail_text.size() == 4);
+    CHECK(detail_text[1] == R"({"a":2,"b":1})");
+    CHECK(detail_text[2] == R"({"a":2,"b":1})");
+    CHECK(detail_text[3] == R"({ "b" : 1, "a" : 2 })");
+    CHECK(detail_text[4] == R"({ "b" : 1, "a" : 2 })");
+}
+
 TEST_CASE("replay: the limit is capped and a page stops at its byte budget", "[integration]") {
     ReplayOptions ro;
     ro.max_limit = 50;
