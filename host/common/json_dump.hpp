@@ -12,7 +12,9 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <cmath>
 #include <string>
@@ -21,6 +23,42 @@
 namespace casehub::host {
 
 namespace json_dump_detail {
+
+// How many of the eight bytes at p, from the first, JSON copies as they are (not a control,
+// '"', '\\' or beyond ASCII). SWAR: a byte of x is zero when (x - 0x0101..) & ~x & 0x8080..
+// has its high bit; a borrow can flag a later byte too, never an earlier one, so the lowest
+// flag is exact.
+inline int plain_prefix8(const char* p) {
+    std::uint64_t w;
+    std::memcpy(&w, p, 8);
+    constexpr std::uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    auto zero_byte = [](std::uint64_t x) { return (x - ones) & ~x & high; };
+    const std::uint64_t control = (w - 0x20 * ones) & ~w & high;  // a byte < 0x20 (or >= 0x80)
+    const std::uint64_t m = (w & high) | control | zero_byte(w ^ ('"' * ones)) | zero_byte(w ^ ('\\' * ones));
+    if (m == 0) return 8;
+    if constexpr (std::endian::native == std::endian::little) return std::countr_zero(m) >> 3;
+    return 0;
+}
+
+// The first byte at or after p that is not plain (see plain_prefix8), or where the last eight
+// bytes before e begin: the caller goes on byte by byte from there.
+inline const char* skip_plain(const char* p, const char* e) {
+    while (e - p >= 8) {
+        const int n = plain_prefix8(p);
+        p += n;
+        if (n < 8) break;
+    }
+    return p;
+}
+
+inline bool plain_ascii(std::string_view s) {
+    const char* e = s.data() + s.size();
+    for (const char* p = skip_plain(s.data(), e); p < e; ++p) {
+        const auto c = static_cast<unsigned char>(*p);
+        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') return false;
+    }
+    return true;
+}
 
 // The length of the UTF-8 sequence at p (lead byte >= 0x80), or 0 when it is not valid UTF-8
 // (truncated, overlong, a surrogate, beyond U+10FFFF): as nlohmann's decoder decides.
@@ -97,7 +135,9 @@ inline bool put_escaped(Writer& w, std::string_view s) {
             continue;
         }
         if (c >= 0x20 && c != '"' && c != '\\') {
-            ++p;
+            // In an ASCII run (keys, codes, numbers in text), eight bytes at a time.
+            p = reinterpret_cast<const unsigned char*>(skip_plain(reinterpret_cast<const char*>(p + 1),
+                                                                  reinterpret_cast<const char*>(e)));
             continue;
         }
         w.put(reinterpret_cast<const char*>(run), static_cast<std::size_t>(p - run));
@@ -180,6 +220,17 @@ inline void put_json(Writer& w, const nlohmann::json& j, nlohmann::json::error_h
 // Appends `s` as a JSON string exactly as dump() writes it; false, with `out` as it was, when
 // `s` is not valid UTF-8 (nlohmann would fail or substitute: the caller decides).
 inline bool append_json_string(std::string& out, std::string_view s) {
+    // Ids and codes are plain ASCII: appended as they are (a Writer would grow `out` by zero
+    // filling and shrink it back, per call).
+    if (json_dump_detail::plain_ascii(s)) {
+        const std::size_t at = out.size();
+        out.resize(at + s.size() + 2);  // one call: std::string's appends are out of line
+        char* d = out.data() + at;
+        d[0] = '"';
+        if (!s.empty()) std::memcpy(d + 1, s.data(), s.size());
+        d[s.size() + 1] = '"';
+        return true;
+    }
     json_dump_detail::Writer w(out);
     return json_dump_detail::put_escaped(w, s);
 }

@@ -45,16 +45,7 @@ int hex_value(char c) {
     return -1;
 }
 
-// No byte of the eight at p is a control, '"', '\\' or beyond ASCII. SWAR: some byte of x is
-// zero exactly when (x - 0x0101..) & ~x & 0x8080.. is not.
-bool plain_ascii8(const char* p) {
-    std::uint64_t w;
-    std::memcpy(&w, p, 8);
-    constexpr std::uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-    auto zero_byte = [](std::uint64_t x) { return (x - ones) & ~x & high; };
-    const std::uint64_t control = (w - 0x20 * ones) & ~w & high;  // a byte < 0x20 (or >= 0x80)
-    return ((w & high) | control | zero_byte(w ^ ('"' * ones)) | zero_byte(w ^ ('\\' * ones))) == 0;
-}
+using json_dump_detail::skip_plain;
 
 // The canonical-form check: a recursive descent over the value, no allocation but for floats.
 class Canon {
@@ -89,9 +80,6 @@ private:
         ++p_;  // the opening quote
         const char* start = p_;
         while (p_ < e_) {
-            // Eight plain ASCII bytes at a time: most of a detail is ASCII keys and codes.
-            while (e_ - p_ >= 8 && plain_ascii8(p_)) p_ += 8;
-            if (p_ == e_) break;
             const uchar c = static_cast<uchar>(*p_);
             if (c == '"') {
                 if (key) *key = std::string_view(start, static_cast<std::size_t>(p_ - start));
@@ -116,7 +104,8 @@ private:
                 continue;
             }
             if (c < 0x80) {
-                ++p_;
+                // In an ASCII run (most of a detail: keys, codes), eight bytes at a time.
+                p_ = skip_plain(p_ + 1, e_);
                 continue;
             }
             const std::size_t n = utf8_len(reinterpret_cast<const uchar*>(p_), reinterpret_cast<const uchar*>(e_));
@@ -229,7 +218,7 @@ private:
     // Float texts known canonical, per thread (the replay server's, each client's): direct
     // mapped on a hash of the text; a miss is only the full check again.
     struct FloatMemo {
-        static constexpr std::size_t kSlots = 1024, kMaxLen = 23;
+        static constexpr std::size_t kSlots = 4096, kMaxLen = 23;
         struct Slot {
             std::uint8_t len = 0;  // 0: empty
             char text[kMaxLen];
@@ -310,7 +299,7 @@ struct Reader {
         ++p;
         for (;;) {
             const char* run = p;
-            while (e - p >= 8 && plain_ascii8(p)) p += 8;
+            p = skip_plain(p, e);
             while (p < e) {
                 const uchar c = static_cast<uchar>(*p);
                 if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;

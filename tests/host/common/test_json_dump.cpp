@@ -7,6 +7,8 @@
 
 #include <cmath>
 #include <random>
+#include <string>
+#include <vector>
 
 using casehub::host::dump_json;
 using casehub::test::random_value;
@@ -48,4 +50,28 @@ TEST_CASE("dump_json: a string that is not UTF-8 fails as dump() does, or is rep
             CHECK(dump_json(j, replace) == j.dump(-1, ' ', false, replace));
         }
     }
+}
+
+TEST_CASE("dump_json and append_json_string: a byte that needs care at every offset of an ASCII run", "[unit]") {
+    // The ASCII runs are skipped eight bytes at a time: each special byte must stop the skip
+    // wherever it falls in the word, alone and after Chinese text.
+    const std::vector<std::string> specials = {"\"", "\\", "\n", "\x01", "\x1f", "\x7f", "中", "é", "\xe0\xa0\x80"};
+    for (const auto& sp : specials)
+        for (std::size_t at = 0; at <= 24; ++at)
+            for (const std::string& lead : {std::string(), std::string("长乐路")}) {
+                std::string s = lead + std::string(24, 'a');
+                s.insert(lead.size() + at, sp);
+                const json j = s;
+                INFO(j.dump());
+                CHECK(dump_json(json{{"k", s}}) == json{{"k", s}}.dump());
+                std::string out = "x";
+                REQUIRE(casehub::host::append_json_string(out, s));
+                CHECK(out == "x" + j.dump());
+            }
+    // Not UTF-8 after a long ASCII run: refused, `out` as it was.
+    std::string out = "x";
+    CHECK_FALSE(casehub::host::append_json_string(out, std::string(20, 'a') + "\xff"));
+    CHECK(out == "x");
+    CHECK(casehub::host::append_json_string(out, ""));
+    CHECK(out == "x\"\"");
 }
