@@ -1,8 +1,11 @@
 #include "pipeline/compose.hpp"
 
+#include "common/json_dump.hpp"
+
 #include <casehub/sdk/rfc3339.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <set>
 
 namespace casehub::host {
@@ -13,36 +16,47 @@ namespace {
 
 const json kNull;
 
-const json& field(const json& obj, const char* key) {
+// Keys as string views: the map's transparent lookup then compares without a strlen per node
+// (a const char* key cost a tenth of the composing).
+const json& field(const json& obj, std::string_view key) {
     if (!obj.is_object()) return kNull;
     auto it = obj.find(key);
     return it == obj.end() ? kNull : *it;
 }
-std::string str(const json& obj, const char* key) {
+// A view into `obj`: valid while it is.
+std::string_view str(const json& obj, std::string_view key) {
     const json& v = field(obj, key);
-    return v.is_string() ? v.get<std::string>() : std::string();
+    return v.is_string() ? std::string_view(v.get_ref<const std::string&>()) : std::string_view();
 }
-std::int64_t time_of(const json& rec, const char* key) {
+std::int64_t time_of(const json& rec, std::string_view key) {
     return sdk::parse_rfc3339_ms(str(field(rec, "times"), key)).value_or(0);
 }
 
-int precedence(const std::string& system) {
+// "system:record_id" of a source or a link.
+std::string record_key(const json& o) {
+    std::string k(str(o, "system"));
+    k += ':';
+    k += str(o, "record_id");
+    return k;
+}
+
+int precedence(std::string_view system) {
     static const char* order[] = {"dcm", "enforcement", "gridapp", "police", "hotline12345"};
     for (int i = 0; i < 5; ++i)
         if (system == order[i]) return i;
     return 5;
 }
-int priority_rank(const std::string& p) { return p == "major" ? 2 : p == "larger" ? 1 : 0; }
-int method_rank(const std::string& m) {
+int priority_rank(std::string_view p) { return p == "major" ? 2 : p == "larger" ? 1 : 0; }
+int method_rank(std::string_view m) {
     return m == "coordinates" ? 3 : m == "gazetteer" ? 2 : m == "grid_code" ? 1 : 0;
 }
-int satisfaction_badness(const std::string& s) {
+int satisfaction_badness(std::string_view s) {
     return s == "dissatisfied" ? 3 : s == "unreachable" ? 2 : s == "basically_satisfied" ? 1 : 0;
 }
 
-// Earliest (or latest) non-null time over members, as the member wrote it.
-json extreme_time(const std::vector<CaseMember>& ms, const char* key, bool latest, bool active_only = false) {
-    json out;
+// Earliest (or latest) non-null time over members, as the member wrote it (null when none).
+const json& extreme_time(const std::vector<CaseMember>& ms, const char* key, bool latest, bool active_only = false) {
+    const json* out = &kNull;
     std::int64_t best = 0;
     for (const auto& m : ms) {
         if (active_only) {
@@ -51,34 +65,64 @@ json extreme_time(const std::vector<CaseMember>& ms, const char* key, bool lates
         }
         const std::int64_t t = time_of(*m.record, key);
         if (t == 0) continue;
-        if (out.is_null() || (latest ? t > best : t < best)) best = t, out = field(*m.record, "times")[key];
+        if (out->is_null() || (latest ? t > best : t < best)) best = t, out = &field(field(*m.record, "times"), key);
     }
-    return out;
+    return *out;
 }
 
-// An object built field by field into its map. nlohmann's initializer list builds each
-// {"key", value} pair as an array of two first (a vector and a heap string per field), then
-// moves it in: three allocations per field where one (the map node) will do. The document is
-// the same: keys are sorted by the map either way.
-class ObjectBuilder {
+// Adds `item` unless an equal value is there already. The values are borrowed from the
+// members and the inputs, which outlive the composing.
+void add_unique(std::vector<const json*>& arr, const json& item) {
+    for (const json* x : arr)
+        if (*x == item) return;
+    arr.push_back(&item);
+}
+
+// The document is written as text straight from the members' values, in nlohmann's own
+// form: the keys of each object in std::map's byte order (the order below; the pipeline's
+// tests check the text re-dumps to itself), values through json_dump.hpp. Building it as a
+// DOM first copied every borrowed value (description, reporter, parties, location...) into a
+// tree only to serialise and free it: a sixth of the intake thread's time.
+class ObjectText {
 public:
-    ObjectBuilder() : obj_(json::object()), map_(obj_.get_ref<json::object_t&>()) {}
-    ObjectBuilder& add(const char* key, json value) {
-        map_.insert_or_assign(key, std::move(value));
-        return *this;
+    explicit ObjectText(json_dump_detail::Writer& w) : w_(w) { w_.put('{'); }
+    ~ObjectText() { w_.put('}'); }
+    ObjectText(const ObjectText&) = delete;
+    ObjectText& operator=(const ObjectText&) = delete;
+    // `k` is a plain ASCII literal: no escaping needed.
+    json_dump_detail::Writer& key(std::string_view k) {
+        if (!first_) w_.put(',');
+        first_ = false;
+        w_.put('"');
+        w_.put(k);
+        w_.put("\":", 2);
+        return w_;
     }
-    json take() { return std::move(obj_); }
+    void value(std::string_view k, const json& v) { put_json(key(k), v, json::error_handler_t::strict); }
+    void string(std::string_view k, const std::string& v) { put_string(key(k), v, json::error_handler_t::strict); }
+    void literal(std::string_view k, std::string_view text) { key(k).put(text); }
+    template <class Int>
+    void integer(std::string_view k, Int v) {
+        auto& w = key(k);
+        char* at = w.room(24);
+        w.truncate(w.size() + static_cast<std::size_t>(std::to_chars(at, at + 24, v).ptr - at));
+    }
+    void array(std::string_view k, const std::vector<const json*>& items) {
+        auto& w = key(k);
+        w.put('[');
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            if (i) w.put(',');
+            put_json(w, *items[i], json::error_handler_t::strict);
+        }
+        w.put(']');
+    }
 
 private:
-    json obj_;
-    json::object_t& map_;
+    json_dump_detail::Writer& w_;
+    bool first_ = true;
 };
 
-void add_unique(json& arr, const json& item) {
-    for (const auto& x : arr)
-        if (x == item) return;
-    arr.push_back(item);
-}
+std::string s_of(const json& v) { return v.is_string() ? v.get<std::string>() : std::string(); }
 
 }  // namespace
 
@@ -95,7 +139,7 @@ std::size_t primary_member(const std::vector<CaseMember>& ms) {
     return best;
 }
 
-json compose_case(const std::vector<CaseMember>& ms, const ComposeInput& st) {
+ComposedCase compose_case(const std::vector<CaseMember>& ms, const ComposeInput& st) {
     const json& previous = st.previous ? *st.previous : kNull;
     const CaseMember& pm = ms[primary_member(ms)];
     const json& p = *pm.record;
@@ -112,91 +156,90 @@ json compose_case(const std::vector<CaseMember>& ms, const ComposeInput& st) {
         }
         const json& b = lm->where->location;
         const int rb = method_rank(str(b, "method"));
-        const int pa = l["precision_m"].is_number() ? l["precision_m"].get<int>() : 1 << 30;
-        const int pb = b["precision_m"].is_number() ? b["precision_m"].get<int>() : 1 << 30;
+        const int pa = field(l, "precision_m").is_number() ? field(l, "precision_m").get<int>() : 1 << 30;
+        const int pb = field(b, "precision_m").is_number() ? field(b, "precision_m").get<int>() : 1 << 30;
         if (r > rb || (r == rb && pa < pb)) lm = &m;
     }
     const CaseMember& located = lm ? *lm : pm;
-    json loc = located.where->location;
-    if (!loc["address"].is_string())
+    // Borrowed from the member; copied only when another member fills a gap in it.
+    const json* loc = &located.where->location;
+    json loc_copy;
+    auto edit_loc = [&]() -> json& {
+        if (loc != &loc_copy) loc_copy = *loc, loc = &loc_copy;
+        return loc_copy;
+    };
+    auto fill_from_members = [&](const char* key) {  // the key ends up present, null if no member has it
+        if (field(*loc, key).is_string()) return;
         for (const auto& m : ms)
-            if (m.where->location["address"].is_string()) {
-                loc["address"] = m.where->location["address"];
-                break;
+            if (field(m.where->location, key).is_string()) {
+                edit_loc()[key] = field(m.where->location, key);
+                return;
             }
+        if (!loc->is_object() || !loc->contains(key)) edit_loc()[key] = nullptr;
+    };
+    fill_from_members("address");
     // Without any location, the street an operator named (the first member that has one).
-    if (!lm && !loc["street_code"].is_string())
-        for (const auto& m : ms)
-            if (m.where->location["street_code"].is_string()) {
-                loc["street_code"] = m.where->location["street_code"];
-                break;
-            }
+    if (!lm) fill_from_members("street_code");
     const bool outside = located.where->outside_district;
 
     // Title: the primary's, else the earliest non-null, else "<category>：<address>".
-    json title = field(p, "title");
-    if (!title.is_string() || title.get<std::string>().empty()) {
-        title = nullptr;
+    const json* title = &field(p, "title");
+    json title_made;
+    if (!title->is_string() || title->get_ref<const std::string&>().empty()) {
+        title = &kNull;
         std::int64_t best = 0;
         for (const auto& m : ms) {
             const json& t = field(*m.record, "title");
-            if (!t.is_string() || t.get<std::string>().empty()) continue;
+            if (!t.is_string() || t.get_ref<const std::string&>().empty()) continue;
             const std::int64_t r = time_of(*m.record, "reported_at");
-            if (title.is_null() || r < best) title = t, best = r;
+            if (title->is_null() || r < best) title = &t, best = r;
         }
-        if (title.is_null()) {
-            const std::string address = loc["address"].is_string() ? loc["address"].get<std::string>() : "";
-            title = address.empty() ? pm.category->name_zh : pm.category->name_zh + "：" + address;
+        if (title->is_null()) {
+            const std::string address(str(*loc, "address"));
+            title_made = address.empty() ? pm.category->name_zh : pm.category->name_zh + "：" + address;
+            title = &title_made;
         }
     }
-    json appeal_type;
+    const json* appeal_type = &kNull;
     std::int64_t appeal_at = 0;
     for (const auto& m : ms)
         if (str(*m.record, "kind") == "appeal") {
             const std::int64_t r = time_of(*m.record, "reported_at");
-            if (appeal_at == 0 || r < appeal_at) appeal_at = r, appeal_type = field(*m.record, "appeal_type");
+            if (appeal_at == 0 || r < appeal_at) appeal_at = r, appeal_type = &field(*m.record, "appeal_type");
         }
     std::string priority = "general";
     for (const auto& m : ms) {
-        const std::string pr = field(*m.record, "priority").is_string() ? str(*m.record, "priority")
-                                                                        : m.category->default_priority;
+        const std::string_view pr = field(*m.record, "priority").is_string()
+                                        ? str(*m.record, "priority")
+                                        : std::string_view(m.category->default_priority);
         if (priority_rank(pr) > priority_rank(priority)) priority = pr;
     }
 
     const json& prev_times = field(previous, "times");
-    json times = ObjectBuilder()
-                     .add("reported_at", extreme_time(ms, "reported_at", false))
-                     .add("registered_at", extreme_time(ms, "registered_at", false))
-                     .add("dispatched_at", extreme_time(ms, "dispatched_at", false))
-                     .add("due_at", extreme_time(ms, "due_at", false, true))
-                     .add("resolved_at", nullptr)
-                     .add("closed_at", nullptr)
-                     .add("updated_at", extreme_time(ms, "updated_at", true))
-                     .take();
+    const json* updated_at = &extreme_time(ms, "updated_at", true);
     const json& prev_upd = field(prev_times, "updated_at");
-    if (prev_upd.is_string() && sdk::parse_rfc3339_ms(prev_upd.get<std::string>()).value_or(0) >
-                                    sdk::parse_rfc3339_ms(times["updated_at"].is_string() ? times["updated_at"].get<std::string>() : "").value_or(0))
-        times["updated_at"] = prev_upd;
+    if (prev_upd.is_string() && sdk::parse_rfc3339_ms(prev_upd.get_ref<const std::string&>()).value_or(0) >
+                                    sdk::parse_rfc3339_ms(s_of(*updated_at)).value_or(0))
+        updated_at = &prev_upd;
     // resolved_at / closed_at: when the case entered that status. Kept from before when the
     // case was already there; else the sources' own stamp; else the latest source update.
-    const int r = rank(st.status.status);
-    if (r >= rank(Status::resolved)) {
-        json v = field(prev_times, "resolved_at");
-        if (!v.is_string()) v = extreme_time(ms, "resolved_at", false);
-        if (!v.is_string()) v = times["updated_at"];
-        times["resolved_at"] = v;
+    const json* resolved_at = &kNull;
+    const json* closed_at = &kNull;
+    if (rank(st.status.status) >= rank(Status::resolved)) {
+        resolved_at = &field(prev_times, "resolved_at");
+        if (!resolved_at->is_string()) resolved_at = &extreme_time(ms, "resolved_at", false);
+        if (!resolved_at->is_string()) resolved_at = updated_at;
     }
     if (st.status.status == Status::closed) {
-        json v = field(prev_times, "closed_at");
-        if (!v.is_string()) v = extreme_time(ms, "closed_at", true);
-        if (!v.is_string()) v = times["updated_at"];
-        times["closed_at"] = v;
+        closed_at = &field(prev_times, "closed_at");
+        if (!closed_at->is_string()) closed_at = &extreme_time(ms, "closed_at", true);
+        if (!closed_at->is_string()) closed_at = updated_at;
     }
 
-    // Unions.
+    // Unions. Responsible units gain the system that named them, so they are copied.
     json responsible = json::array();
     auto add_unit = [&](json u) {
-        const std::string code = str(u, "dept_code"), name = str(u, "name");
+        const std::string_view code = str(u, "dept_code"), name = str(u, "name");
         for (auto& x : responsible)
             if ((!code.empty() && str(x, "dept_code") == code) || (code.empty() && !name.empty() && str(x, "name") == name)) {
                 if (str(u, "role") == "lead") x["role"] = "lead";
@@ -211,106 +254,134 @@ json compose_case(const std::vector<CaseMember>& ms, const ComposeInput& st) {
         if (!rs.is_array()) continue;
         for (const auto& u : rs) {
             json x = u;
-            x["system"] = (*m.record)["source"]["system"];
+            x["system"] = field(field(*m.record, "source"), "system");
             add_unit(std::move(x));
         }
     }
-    for (const auto& u : field(previous, "responsible").is_array() ? field(previous, "responsible") : json::array())
-        if (str(u, "system") == "hub") add_unit(u);
-    json tags = json::array(), attachments = json::array(), links = json::array();
+    if (const json& prev = field(previous, "responsible"); prev.is_array())
+        for (const auto& u : prev)
+            if (str(u, "system") == "hub") add_unit(u);
+    std::vector<const json*> tags, attachments, links;
     for (const auto& m : ms) {
-        for (const char* k : {"tags", "attachments", "links"}) {
-            const json& a = field(*m.record, k);
-            if (!a.is_array()) continue;
-            json& out = std::string(k) == "tags" ? tags : std::string(k) == "attachments" ? attachments : links;
-            for (const auto& x : a) add_unique(out, x);
-        }
+        const auto add_all = [&](const char* key, std::vector<const json*>& out) {
+            const json& a = field(*m.record, key);
+            if (a.is_array())
+                for (const auto& x : a) add_unique(out, x);
+        };
+        add_all("tags", tags);
+        add_all("attachments", attachments);
+        add_all("links", links);
     }
     if (st.extra_links)
         for (const auto& l : *st.extra_links) add_unique(links, l);
-    for (const auto& l : field(previous, "links").is_array() ? field(previous, "links") : json::array())
-        if (str(l, "relation") == "related") add_unique(links, l);
+    if (const json& prev = field(previous, "links"); prev.is_array())
+        for (const auto& l : prev)
+            if (str(l, "relation") == "related") add_unique(links, l);
     // A case does not link its own records.
     std::set<std::string> own;
-    for (const auto& m : ms) own.insert(str((*m.record)["source"], "system") + ":" + str((*m.record)["source"], "record_id"));
-    json kept = json::array();
-    for (auto& l : links)
-        if (!own.count(str(l, "system") + ":" + str(l, "record_id"))) kept.push_back(l);
-    links = std::move(kept);
+    for (const auto& m : ms) {
+        const json& src = field(*m.record, "source");
+        own.insert(record_key(src));
+    }
+    std::erase_if(links, [&](const json* l) { return own.count(record_key(*l)) > 0; });
 
-    json satisfaction;
+    const json* satisfaction = &kNull;
     std::int64_t sat_at = 0;
     for (const auto& m : ms) {
         const json& s = field(*m.record, "satisfaction");
         if (!s.is_string()) continue;
         const std::int64_t t = time_of(*m.record, "updated_at");
-        if (satisfaction.is_null() || t > sat_at ||
-            (t == sat_at && satisfaction_badness(s.get<std::string>()) > satisfaction_badness(satisfaction.get<std::string>())))
-            satisfaction = s, sat_at = t;
+        if (satisfaction->is_null() || t > sat_at ||
+            (t == sat_at && satisfaction_badness(s.get_ref<const std::string&>()) >
+                                satisfaction_badness(satisfaction->get_ref<const std::string&>())))
+            satisfaction = &s, sat_at = t;
     }
-    std::string confidentiality = "public";
-    for (const auto& m : ms)
-        if (str(*m.record, "confidentiality") == "internal") confidentiality = "internal";
-
-    json sources = json::array();
-    for (const auto& m : ms) {
-        const json& rec = *m.record;
-        const json& src = rec["source"];
-        sources.push_back(ObjectBuilder()
-                              .add("system", src["system"])
-                              .add("record_id", src["record_id"])
-                              .add("version", src["version"])
-                              .add("raw_sha256", field(rec, "raw_sha256"))
-                              .add("status", field(rec, "status"))
-                              .add("status_native", field(rec, "status_native"))
-                              .add("received_at", field(src, "received_at"))
-                              .take());
-    }
-    auto arr = [&](const char* k) { return field(p, k).is_array() ? field(p, k) : json::array(); };
+    const bool internal = std::any_of(ms.begin(), ms.end(), [](const CaseMember& m) {
+        return str(*m.record, "confidentiality") == "internal";
+    });
+    const json& parties = field(p, "parties");
     // Routing rules come with the command centre; until then a placed case is the street's,
     // and one outside the district or unplaced goes to the district level.
-    const char* escalation_level = field(loc, "street_code").is_string() && !outside ? "street" : "district";
-    // The locals are moved into the document, not copied.
-    return ObjectBuilder()
-        .add("schema", "casehub.case/1")
-        .add("case_id", st.case_id)
-        .add("seq", st.seq)
-        .add("created_at", st.created_at)
-        .add("updated_at", st.updated_at)
-        .add("kind", field(p, "kind"))
-        .add("appeal_type", std::move(appeal_type))
-        .add("channel", field(p, "channel"))
-        .add("category", field(p, "category"))
-        .add("title", std::move(title))
-        .add("description", field(p, "description"))
-        .add("status", to_string(st.status.status))
-        .add("priority", priority)
-        .add("times", std::move(times))
-        .add("location", std::move(loc))
-        .add("escalation_level", escalation_level)
-        .add("reporter", field(p, "reporter"))
-        .add("parties", arr("parties"))
-        .add("responsible", std::move(responsible))
-        .add("tags", std::move(tags))
-        .add("satisfaction", std::move(satisfaction))
-        .add("confidentiality", confidentiality)
-        .add("attachments", std::move(attachments))
-        .add("links", std::move(links))
-        .add("sources", std::move(sources))
-        .add("merged_from", st.merged_from ? *st.merged_from : json::array())
-        .add("merged_into", nullptr)
-        .add("closed_by", st.status.closed_by ? json(*st.status.closed_by) : json())
-        .add("reopen_count", st.status.reopen_count)
-        .take();
-}
+    const bool street_level = field(*loc, "street_code").is_string() && !outside;
 
-std::int64_t ended_at(const json& doc, const std::vector<CaseMember>& ms) {
-    const std::string status = str(doc, "status");
-    if (status == "closed") return sdk::parse_rfc3339_ms(str(field(doc, "times"), "closed_at")).value_or(1);
-    if (status != "rejected" && status != "cancelled") return 0;
-    std::int64_t latest = 0;
-    for (const auto& m : ms) latest = std::max(latest, time_of(*m.record, "updated_at"));
-    return latest > 0 ? latest : 1;
+    ComposedCase out;
+    out.doc.reserve(4096);
+    {
+        json_dump_detail::Writer w(out.doc);
+        ObjectText o(w);  // keys in byte order, as nlohmann's map keeps them
+        o.value("appeal_type", *appeal_type);
+        o.array("attachments", attachments);
+        o.string("case_id", st.case_id);
+        o.value("category", field(p, "category"));
+        o.value("channel", field(p, "channel"));
+        if (st.status.closed_by) o.string("closed_by", *st.status.closed_by);
+        else o.literal("closed_by", "null");
+        o.literal("confidentiality", internal ? "\"internal\"" : "\"public\"");
+        o.string("created_at", st.created_at);
+        o.value("description", field(p, "description"));
+        o.literal("escalation_level", street_level ? "\"street\"" : "\"district\"");
+        o.value("kind", field(p, "kind"));
+        o.array("links", links);
+        o.value("location", *loc);
+        if (st.merged_from) o.value("merged_from", *st.merged_from);
+        else o.literal("merged_from", "[]");
+        o.literal("merged_into", "null");
+        if (parties.is_array()) o.value("parties", parties);
+        else o.literal("parties", "[]");
+        o.string("priority", priority);
+        o.integer("reopen_count", st.status.reopen_count);
+        o.value("reporter", field(p, "reporter"));
+        o.value("responsible", responsible);
+        o.value("satisfaction", *satisfaction);
+        o.literal("schema", "\"casehub.case/1\"");
+        o.integer("seq", st.seq);
+        {
+            auto& sw = o.key("sources");
+            sw.put('[');
+            for (std::size_t i = 0; i < ms.size(); ++i) {
+                if (i) sw.put(',');
+                const json& rec = *ms[i].record;
+                const json& src = field(rec, "source");
+                ObjectText so(sw);
+                so.value("raw_sha256", field(rec, "raw_sha256"));
+                so.value("received_at", field(src, "received_at"));
+                so.value("record_id", field(src, "record_id"));
+                so.value("status", field(rec, "status"));
+                so.value("status_native", field(rec, "status_native"));
+                so.value("system", field(src, "system"));
+                so.value("version", field(src, "version"));
+            }
+            sw.put(']');
+        }
+        o.string("status", to_string(st.status.status));
+        o.array("tags", tags);
+        {
+            ObjectText to(o.key("times"));
+            to.value("closed_at", *closed_at);
+            to.value("dispatched_at", extreme_time(ms, "dispatched_at", false));
+            to.value("due_at", extreme_time(ms, "due_at", false, true));
+            to.value("registered_at", extreme_time(ms, "registered_at", false));
+            to.value("reported_at", extreme_time(ms, "reported_at", false));
+            to.value("resolved_at", *resolved_at);
+            to.value("updated_at", *updated_at);
+        }
+        o.value("title", *title);
+        o.string("updated_at", st.updated_at);
+    }
+    out.street_code = str(*loc, "street_code");
+    out.community_code = str(*loc, "community_code");
+    out.grid_code = str(*loc, "grid_code");
+    out.priority = std::move(priority);
+    // When the case ended (source time): closed → times.closed_at; rejected / cancelled → the
+    // latest source update (the change that withdrew the last source).
+    if (st.status.status == Status::closed) {
+        out.ended_at = sdk::parse_rfc3339_ms(s_of(*closed_at)).value_or(1);
+    } else if (st.status.status == Status::rejected || st.status.status == Status::cancelled) {
+        std::int64_t latest = 0;
+        for (const auto& m : ms) latest = std::max(latest, time_of(*m.record, "updated_at"));
+        out.ended_at = latest > 0 ? latest : 1;
+    }
+    return out;
 }
 
 }  // namespace casehub::host

@@ -37,10 +37,16 @@ struct ComposeInput {
 // report, then the smaller record id). `members` is not empty.
 std::size_t primary_member(const std::vector<CaseMember>& members);
 
-nlohmann::json compose_case(const std::vector<CaseMember>& members, const ComposeInput& st);
+// The case's document and what its row needs from it.
+struct ComposedCase {
+    std::string doc;  // casehub.case/1, exactly as nlohmann's dump() writes it (keys sorted)
+    std::string street_code, community_code, grid_code;  // its location's ("" when null)
+    std::string priority;
+    // When the case ended (unix ms, source time), 0 while active: closed → times.closed_at;
+    // rejected / cancelled → the latest source update (the change that withdrew the last source).
+    std::int64_t ended_at = 0;
+};
 
-// When the case ended (unix ms, source time), 0 while active: closed → times.closed_at;
-// rejected / cancelled → the latest source update (the change that withdrew the last source).
-std::int64_t ended_at(const nlohmann::json& case_doc, const std::vector<CaseMember>& members);
+ComposedCase compose_case(const std::vector<CaseMember>& members, const ComposeInput& st);
 
 }  // namespace casehub::host

@@ -210,8 +210,6 @@ Result<std::optional<std::pair<CaseRow, Kept>>> load_case(Store& store, std::str
     return std::optional<std::pair<CaseRow, Kept>>(std::make_pair(std::move(**row), std::move(k)));
 }
 
-std::string s_of(const json& v) { return v.is_string() ? v.get<std::string>() : std::string(); }
-
 }  // namespace
 
 Result<EventRow> Pipeline::write_case(Store& store, const std::string& case_id, const std::string& created_at,
@@ -228,16 +226,15 @@ Result<EventRow> Pipeline::write_case(Store& store, const std::string& case_id, 
     cs.previous = &previous;
     cs.extra_links = &extra_links;
     const auto members = L.members();
-    json doc = compose_case(members, cs);
-    const json& loc = doc["location"];
+    ComposedCase doc = compose_case(members, cs);
     const Category& cat = *members[primary_member(members)].category;
     // The document goes into the event only: the case's row points at it (Store::put_case).
-    CaseRow row{case_id, to_string(st.status), s_of(loc["street_code"]), s_of(loc["community_code"]),
-                s_of(loc["grid_code"]), cat.code, cat.family, doc["priority"].get<std::string>(),
+    CaseRow row{case_id, to_string(st.status), std::move(doc.street_code), std::move(doc.community_code),
+                std::move(doc.grid_code), cat.code, cat.family, std::move(doc.priority),
                 created_ms, now_ms, std::nullopt, std::string()};
-    row.ended_at = ended_at(doc, members);
+    row.ended_at = doc.ended_at;
     EventRow ev = event_of(row, std::move(type), now_ms, dump_json(detail));
-    ev.doc = dump_json(doc);
+    ev.doc = std::move(doc.doc);
     ev.detail_canonical = true;
     if (auto r = store.append_event(ev); !r) return r.error();
     if (auto r = store.put_case(row, ev.seq); !r) return r.error();

@@ -374,6 +374,88 @@ TEST_CASE("operator merge and split are audited, and a split pair is never joine
     CHECK(h.case_of("gridapp", "WG8") == a);
 }
 
+// compose_case() writes the document as text, not through nlohmann: its keys must come in
+// nlohmann's order and none may be missing, through every kind of change a case goes through.
+TEST_CASE("case documents are written exactly as nlohmann dumps them, every key present, whatever the case went through",
+          "[unit]") {
+    Hub h(settings(), true);
+    json a = report("gridapp", "WG1", kLon, kLat, "2026-03-09T08:30:00+08:00");
+    a["tags"] = {"夜间", "重复"};
+    a["responsible"] = {{{"dept_code", "QHJD02"}, {"name", "夫子庙街道办事处"}, {"role", "assist"}}};
+    a["links"] = {{{"system", "hotline12345"}, {"record_id", "H9"}, {"relation", "related"}}};
+    h.apply(a);
+    json b = report("hotline12345", "H1", kLon + dlon(5), kLat, "2026-03-09T08:40:00+08:00");
+    b["kind"] = "appeal";
+    b["appeal_type"] = "complaint";
+    b["satisfaction"] = "dissatisfied";
+    b["tags"] = {"重复", "投诉"};
+    b["title"] = "";
+    b["responsible"] = {{{"dept_code", "QHJD02"}, {"name", "夫子庙街道办事处"}, {"role", "lead"}}};
+    b["location"]["address"] = nullptr;
+    h.apply(b);  // joins WG1's case
+    json c = report("dcm", "D1", kLon + dlon(3000), kLat, "2026-03-09T08:31:00+08:00", "city_appearance.exposed_garbage",
+                    "中华路\"老门东\"路口井盖缺失\t\\ 需处理", "秦淮区中华路1号");
+    c["location"] = {{"original", nullptr}, {"address", nullptr}, {"grid_code", nullptr}};
+    h.apply(c);  // no location at all: a case of its own
+    json b2 = b;
+    b2["source"]["version"] = "2026-03-09T10:00:00+08:00";
+    b2["status"] = "closed";
+    b2["times"]["closed_at"] = "2026-03-09T09:59:00+08:00";
+    b2["times"]["updated_at"] = "2026-03-09T10:00:00+08:00";
+    h.apply(b2);
+    const std::string ca = h.case_of("gridapp", "WG1"), cc = h.case_of("dcm", "D1");
+    REQUIRE(h.case_of("hotline12345", "H1") == ca);
+    REQUIRE(ca != cc);
+    REQUIRE(h.store->begin());
+    auto m = h.pipeline.merge(*h.store, ca, cc, "张科长", "同一处", h.now, h.events);
+    REQUIRE(m);
+    REQUIRE_FALSE(m->refused);
+    auto s = h.pipeline.split(*h.store, ca, "hotline12345", "H1", "张科长", "", h.now, h.events);
+    REQUIRE(s);
+    REQUIRE_FALSE(s->refused);
+    REQUIRE(h.store->commit());
+
+    const std::set<std::string> keys = {
+        "appeal_type", "attachments", "case_id", "category", "channel", "closed_by", "confidentiality", "created_at",
+        "description", "escalation_level", "kind", "links", "location", "merged_from", "merged_into", "parties",
+        "priority", "reopen_count", "reporter", "responsible", "satisfaction", "schema", "seq", "sources", "status",
+        "tags", "times", "title", "updated_at"};
+    std::set<std::string> types;
+    for (const auto& e : h.events) {
+        INFO(e.type << " of " << e.case_id << ": " << e.doc);
+        types.insert(e.type);
+        const json doc = json::parse(e.doc);
+        CHECK(doc.dump() == e.doc);
+        std::set<std::string> got;
+        for (const auto& [k, v] : doc.items()) got.insert(k);
+        CHECK(got == keys);
+        CHECK(doc["times"].size() == 7);
+        CHECK(doc["seq"] == e.seq);
+    }
+    CHECK(types == std::set<std::string>{"created", "joined", "updated", "merged", "merged_into", "split"});
+    // What the text composer took from where: the union of tags and units, the earliest
+    // non-empty title, the appeal, the satisfaction, the links without the case's own records.
+    const json joined = json::parse(h.events[1].doc);
+    CHECK(joined["tags"] == json({"夜间", "重复", "投诉"}));
+    CHECK(joined["responsible"].size() == 1);
+    CHECK(joined["responsible"][0]["role"] == "lead");
+    CHECK(joined["appeal_type"] == "complaint");
+    CHECK(joined["satisfaction"] == "dissatisfied");
+    CHECK(joined["links"].size() == 1);
+    CHECK(joined["location"]["address"] == "秦淮区长乐路88号");
+    const json updated = json::parse(h.events[3].doc);
+    CHECK(updated["times"]["closed_at"].is_null());  // WG1 is still open: the case is not closed
+    // Split out, H1 alone is a closed case: closed and resolved when its source says.
+    const json alone = json::parse(h.events.back().doc);
+    CHECK(alone["status"] == "closed");
+    CHECK(alone["times"]["closed_at"] == "2026-03-09T09:59:00+08:00");
+    CHECK(alone["times"]["resolved_at"] == "2026-03-09T10:00:00+08:00");
+    CHECK(alone["title"] == "暴露垃圾");  // no title and no address: the category's name
+    const json lone = json::parse(h.events[2].doc);
+    CHECK(lone["escalation_level"] == "district");
+    CHECK(lone["description"] == "中华路\"老门东\"路口井盖缺失\t\\ 需处理");
+}
+
 TEST_CASE("places: road and number, landmark, prefixes and remarks dropped", "[unit]") {
     using cor::Place;
     auto p = cor::parse_place("秦淮区夫子庙街道长白街112号");
