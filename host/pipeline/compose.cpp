@@ -54,18 +54,41 @@ int satisfaction_badness(std::string_view s) {
     return s == "dissatisfied" ? 3 : s == "unreachable" ? 2 : s == "basically_satisfied" ? 1 : 0;
 }
 
+// The times of each member, looked up and parsed once: the composing asks for most of them
+// several times (the earliest report, the latest update...).
+enum TimeKey { kReportedAt, kRegisteredAt, kDispatchedAt, kDueAt, kResolvedAt, kClosedAt, kUpdatedAt, kTimeKeys };
+constexpr std::string_view kTimeNames[kTimeKeys] = {"reported_at", "registered_at", "dispatched_at", "due_at",
+                                                    "resolved_at", "closed_at",     "updated_at"};
+struct MemberTimes {
+    const json* text[kTimeKeys];  // as the member wrote it (kNull when absent)
+    std::int64_t ms[kTimeKeys];   // 0 when absent or not an instant
+    bool active;                  // its status is not rejected or cancelled
+};
+
+std::vector<MemberTimes> times_of(const std::vector<CaseMember>& ms) {
+    std::vector<MemberTimes> out(ms.size());
+    for (std::size_t i = 0; i < ms.size(); ++i) {
+        const json& times = field(*ms[i].record, "times");
+        for (int k = 0; k < kTimeKeys; ++k) {
+            const json& v = field(times, kTimeNames[k]);
+            out[i].text[k] = &v;
+            out[i].ms[k] = v.is_string() ? sdk::parse_rfc3339_ms(v.get_ref<const std::string&>()).value_or(0) : 0;
+        }
+        const auto s = parse_status(str(*ms[i].record, "status"));
+        out[i].active = !s || is_active(*s);
+    }
+    return out;
+}
+
 // Earliest (or latest) non-null time over members, as the member wrote it (null when none).
-const json& extreme_time(const std::vector<CaseMember>& ms, const char* key, bool latest, bool active_only = false) {
+const json& extreme_time(const std::vector<MemberTimes>& mt, TimeKey key, bool latest, bool active_only = false) {
     const json* out = &kNull;
     std::int64_t best = 0;
-    for (const auto& m : ms) {
-        if (active_only) {
-            auto s = parse_status(str(*m.record, "status"));
-            if (s && !is_active(*s)) continue;
-        }
-        const std::int64_t t = time_of(*m.record, key);
+    for (const auto& m : mt) {
+        if (active_only && !m.active) continue;
+        const std::int64_t t = m.ms[key];
         if (t == 0) continue;
-        if (out->is_null() || (latest ? t > best : t < best)) best = t, out = &field(field(*m.record, "times"), key);
+        if (out->is_null() || (latest ? t > best : t < best)) best = t, out = m.text[key];
     }
     return *out;
 }
@@ -143,6 +166,7 @@ ComposedCase compose_case(const std::vector<CaseMember>& ms, const ComposeInput&
     const json& previous = st.previous ? *st.previous : kNull;
     const CaseMember& pm = ms[primary_member(ms)];
     const json& p = *pm.record;
+    const std::vector<MemberTimes> mt = times_of(ms);
 
     // Location: coordinates > gazetteer > grid centroid, then the smallest precision.
     const CaseMember* lm = nullptr;
@@ -188,10 +212,10 @@ ComposedCase compose_case(const std::vector<CaseMember>& ms, const ComposeInput&
     if (!title->is_string() || title->get_ref<const std::string&>().empty()) {
         title = &kNull;
         std::int64_t best = 0;
-        for (const auto& m : ms) {
-            const json& t = field(*m.record, "title");
+        for (std::size_t i = 0; i < ms.size(); ++i) {
+            const json& t = field(*ms[i].record, "title");
             if (!t.is_string() || t.get_ref<const std::string&>().empty()) continue;
-            const std::int64_t r = time_of(*m.record, "reported_at");
+            const std::int64_t r = mt[i].ms[kReportedAt];
             if (title->is_null() || r < best) title = &t, best = r;
         }
         if (title->is_null()) {
@@ -202,10 +226,10 @@ ComposedCase compose_case(const std::vector<CaseMember>& ms, const ComposeInput&
     }
     const json* appeal_type = &kNull;
     std::int64_t appeal_at = 0;
-    for (const auto& m : ms)
-        if (str(*m.record, "kind") == "appeal") {
-            const std::int64_t r = time_of(*m.record, "reported_at");
-            if (appeal_at == 0 || r < appeal_at) appeal_at = r, appeal_type = &field(*m.record, "appeal_type");
+    for (std::size_t i = 0; i < ms.size(); ++i)
+        if (str(*ms[i].record, "kind") == "appeal") {
+            const std::int64_t r = mt[i].ms[kReportedAt];
+            if (appeal_at == 0 || r < appeal_at) appeal_at = r, appeal_type = &field(*ms[i].record, "appeal_type");
         }
     std::string priority = "general";
     for (const auto& m : ms) {
@@ -216,7 +240,7 @@ ComposedCase compose_case(const std::vector<CaseMember>& ms, const ComposeInput&
     }
 
     const json& prev_times = field(previous, "times");
-    const json* updated_at = &extreme_time(ms, "updated_at", true);
+    const json* updated_at = &extreme_time(mt, kUpdatedAt, true);
     const json& prev_upd = field(prev_times, "updated_at");
     if (prev_upd.is_string() && sdk::parse_rfc3339_ms(prev_upd.get_ref<const std::string&>()).value_or(0) >
                                     sdk::parse_rfc3339_ms(s_of(*updated_at)).value_or(0))
@@ -227,12 +251,12 @@ ComposedCase compose_case(const std::vector<CaseMember>& ms, const ComposeInput&
     const json* closed_at = &kNull;
     if (rank(st.status.status) >= rank(Status::resolved)) {
         resolved_at = &field(prev_times, "resolved_at");
-        if (!resolved_at->is_string()) resolved_at = &extreme_time(ms, "resolved_at", false);
+        if (!resolved_at->is_string()) resolved_at = &extreme_time(mt, kResolvedAt, false);
         if (!resolved_at->is_string()) resolved_at = updated_at;
     }
     if (st.status.status == Status::closed) {
         closed_at = &field(prev_times, "closed_at");
-        if (!closed_at->is_string()) closed_at = &extreme_time(ms, "closed_at", true);
+        if (!closed_at->is_string()) closed_at = &extreme_time(mt, kClosedAt, true);
         if (!closed_at->is_string()) closed_at = updated_at;
     }
 
@@ -287,10 +311,10 @@ ComposedCase compose_case(const std::vector<CaseMember>& ms, const ComposeInput&
 
     const json* satisfaction = &kNull;
     std::int64_t sat_at = 0;
-    for (const auto& m : ms) {
-        const json& s = field(*m.record, "satisfaction");
+    for (std::size_t i = 0; i < ms.size(); ++i) {
+        const json& s = field(*ms[i].record, "satisfaction");
         if (!s.is_string()) continue;
-        const std::int64_t t = time_of(*m.record, "updated_at");
+        const std::int64_t t = mt[i].ms[kUpdatedAt];
         if (satisfaction->is_null() || t > sat_at ||
             (t == sat_at && satisfaction_badness(s.get_ref<const std::string&>()) >
                                 satisfaction_badness(satisfaction->get_ref<const std::string&>())))
@@ -358,10 +382,10 @@ ComposedCase compose_case(const std::vector<CaseMember>& ms, const ComposeInput&
         {
             ObjectText to(o.key("times"));
             to.value("closed_at", *closed_at);
-            to.value("dispatched_at", extreme_time(ms, "dispatched_at", false));
-            to.value("due_at", extreme_time(ms, "due_at", false, true));
-            to.value("registered_at", extreme_time(ms, "registered_at", false));
-            to.value("reported_at", extreme_time(ms, "reported_at", false));
+            to.value("dispatched_at", extreme_time(mt, kDispatchedAt, false));
+            to.value("due_at", extreme_time(mt, kDueAt, false, true));
+            to.value("registered_at", extreme_time(mt, kRegisteredAt, false));
+            to.value("reported_at", extreme_time(mt, kReportedAt, false));
             to.value("resolved_at", *resolved_at);
             to.value("updated_at", *updated_at);
         }
@@ -378,7 +402,7 @@ ComposedCase compose_case(const std::vector<CaseMember>& ms, const ComposeInput&
         out.ended_at = sdk::parse_rfc3339_ms(s_of(*closed_at)).value_or(1);
     } else if (st.status.status == Status::rejected || st.status.status == Status::cancelled) {
         std::int64_t latest = 0;
-        for (const auto& m : ms) latest = std::max(latest, time_of(*m.record, "updated_at"));
+        for (const auto& m : mt) latest = std::max(latest, m.ms[kUpdatedAt]);
         out.ended_at = latest > 0 ? latest : 1;
     }
     return out;
