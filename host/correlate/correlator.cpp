@@ -107,16 +107,29 @@ Profile make_profile(const json& rec, const json& loc, const Category& cat, cons
 
 json Evidence::to_json() const {
     auto r2 = [](double v) { return std::round(v * 100) / 100; };
-    json j = {{"score", r2(score)}, {"category", category}, {"text", r2(text)}, {"address", r2(address)},
-              {"place", place.empty() ? json() : json(place)},
-              {"minutes", std::round(minutes)},
-              {"llr", {{"distance", r2(l_distance)}, {"time", r2(l_time)}, {"category", r2(l_category)},
-                       {"text", r2(l_text)}, {"address", r2(l_address)}}}};
+    // Member by member into the maps: an initializer list builds each {key, value} as an array
+    // first (three allocations per member where the map node is one). Same document.
+    json llr = json::object();
+    auto& l = llr.get_ref<json::object_t&>();
+    l.emplace("distance", r2(l_distance));
+    l.emplace("time", r2(l_time));
+    l.emplace("category", r2(l_category));
+    l.emplace("text", r2(l_text));
+    l.emplace("address", r2(l_address));
+    json j = json::object();
+    auto& o = j.get_ref<json::object_t&>();
+    o.emplace("score", r2(score));
+    o.emplace("category", category);
+    o.emplace("text", r2(text));
+    o.emplace("address", r2(address));
+    o.emplace("place", place.empty() ? json() : json(place));
+    o.emplace("minutes", std::round(minutes));
+    o.emplace("llr", std::move(llr));
     if (distance_m >= 0) {
-        j["distance_m"] = std::round(distance_m);
-        j["sigma_m"] = std::round(sigma_m);
+        o.emplace("distance_m", std::round(distance_m));
+        o.emplace("sigma_m", std::round(sigma_m));
     } else {
-        j["distance_m"] = nullptr;
+        o.emplace("distance_m", nullptr);
     }
     return j;
 }

@@ -336,8 +336,8 @@ Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::str
         const correlate::Profile& profile = prepared.profile;
         auto decision = correlator_.decide(store, rec, profile);
         if (!decision) return decision.error();
-        detail["correlation"] = decision->detail;
-        detail["correlation"]["summary"] = decision->summary;
+        json& correlation = detail["correlation"] = std::move(decision->detail);
+        correlation["summary"] = std::move(decision->summary);
         bool joined = false;
         if (decision->join) {
             auto opened = open_case(*decision->join);
