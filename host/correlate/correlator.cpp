@@ -5,6 +5,7 @@
 #include <casehub/sdk/rfc3339.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -34,10 +35,12 @@ double metres(double lon1, double lat1, double lon2, double lat2) {
     return std::sqrt(dx * dx + dy * dy);
 }
 
+// printf's "%.*f" (std::to_chars is specified as printf in the C locale) without printf's
+// format parsing: every decision's summary formats four to eight numbers.
 std::string fmt(double v, int prec) {
-    char b[32];
-    std::snprintf(b, sizeof b, "%.*f", prec, v);
-    return b;
+    char b[400];  // room for any double in fixed notation
+    const auto r = std::to_chars(b, b + sizeof b, v, std::chars_format::fixed, prec);
+    return std::string(b, r.ec == std::errc() ? r.ptr : b);
 }
 
 std::string key(const std::string& system, const std::string& id) { return system + ":" + id; }
