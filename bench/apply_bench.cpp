@@ -65,6 +65,7 @@ struct TempStore {
 }  // namespace
 
 int main(int argc, char** argv) {
+    configure_sqlite_for_this_process();  // as casehubd
     long records = 20000;
     std::string events_file;
     fs::path parent = fs::temp_directory_path();

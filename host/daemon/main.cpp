@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
     sigemptyset(&handled);
     for (int sig : {SIGTERM, SIGINT, SIGCHLD}) sigaddset(&handled, sig);
     pthread_sigmask(SIG_BLOCK, &handled, nullptr);
+    casehub::host::configure_sqlite_for_this_process();  // before any thread or store exists
     CLI::App app{"casehubd: the casehub integration hub"};
     std::string config_path = "config/casehub.toml";
     std::string runner;

@@ -186,6 +186,8 @@ Result<void> Store::exec(const char* sql) {
     return {};
 }
 
+void configure_sqlite_for_this_process() { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+
 Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path, Sync sync) {
     std::unique_ptr<Store> s(new Store());
     s->path_ = path;
