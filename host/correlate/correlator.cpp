@@ -386,17 +386,24 @@ Result<Decision> Correlator::decide(Store& store, const json& rec, const Profile
     if (best_ended && best_ended->e.score >= s_.threshold) {
         const auto colon = best_ended->record.find(':');
         d.related = {best_ended->record.substr(0, colon), best_ended->record.substr(colon + 1)};
-        d.detail["related"] = {{"case", *best_ended_case}, {"matched", best_ended->record},
-                               {"evidence", best_ended->e.to_json()},
-                               {"reason", "ended more than " + fmt(s_.closed_grace_hours, 0) + " h before this report"}};
+        json& related = d.detail["related"] = json::object();
+        auto& rel = related.get_ref<json::object_t&>();
+        rel.emplace("case", *best_ended_case);
+        rel.emplace("matched", best_ended->record);
+        rel.emplace("evidence", best_ended->e.to_json());  // moved in: an initializer list would copy it
+        rel.emplace("reason", "ended more than " + fmt(s_.closed_grace_hours, 0) + " h before this report");
         d.summary = "opened a new case: " + *best_ended_case + " matches (" + best_ended->e.summary() + ", score " +
                     fmt(best_ended->e.score, 2) + ") but ended more than " + fmt(s_.closed_grace_hours, 0) +
                     " h before this report (linked as related)";
         return d;
     }
     if (best) {
-        d.detail["best"] = {{"case", *best_case}, {"matched", best->record}, {"evidence", best->e.to_json()}};
-        if (!best->penalty.empty()) d.detail["best"]["penalty"] = best->penalty;
+        json& closest = d.detail["best"] = json::object();
+        auto& cl = closest.get_ref<json::object_t&>();
+        cl.emplace("case", *best_case);
+        cl.emplace("matched", best->record);
+        cl.emplace("evidence", best->e.to_json());  // moved in: an initializer list would copy it
+        if (!best->penalty.empty()) cl.emplace("penalty", best->penalty);
         d.summary = "opened a new case: the closest, " + *best_case + ", scores " + fmt(best->e.score, 2) +
                     " < " + fmt(s_.threshold, 2) + " (" + best->e.summary() +
                     (best->penalty.empty() ? "" : "; " + best->penalty) + ")";
