@@ -88,8 +88,12 @@ public:
     ~Writer() { out_.resize(len_); }
     Writer(const Writer&) = delete;
     Writer& operator=(const Writer&) = delete;
+    // The growth is out of line so that put() stays small enough to be inlined: it is called
+    // for every run of a string and every punctuation mark (it was a call each, 3 % of the
+    // intake thread's instructions).
     char* room(std::size_t n) {
-        if (len_ + n > out_.size()) out_.resize(std::max(out_.size() * 2, len_ + n + 256));
+        if (len_ + n > out_.size()) [[unlikely]]
+            grow(n);
         return out_.data() + len_;
     }
     void put(char c) { *room(1) = c, ++len_; }
@@ -102,6 +106,8 @@ public:
     void truncate(std::size_t n) { len_ = n; }
 
 private:
+    [[gnu::noinline]] void grow(std::size_t n) { out_.resize(std::max(out_.size() * 2, len_ + n + 256)); }
+
     std::string& out_;
     std::size_t len_;
 };
