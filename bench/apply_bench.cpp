@@ -15,13 +15,13 @@
 
 #include <casehub/sdk/rfc3339.hpp>
 
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -69,27 +69,11 @@ int main(int argc, char** argv) {
     long records = 20000;
     std::string events_file;
     fs::path parent = fs::temp_directory_path();
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        auto next = [&]() -> std::string {
-            if (i + 1 >= argc) {
-                std::fprintf(stderr, "%s needs a value\n", a.c_str());
-                std::exit(2);
-            }
-            return argv[++i];
-        };
-        if (a == "--records") {
-            records = std::strtol(next().c_str(), nullptr, 10);
-            if (records < 1) return std::fprintf(stderr, "--records takes a positive number\n"), 2;
-        } else if (a == "--events") {
-            events_file = next();
-        } else if (a == "--dir") {
-            parent = next();
-        } else {
-            std::fprintf(stderr, "usage: casehub-bench-apply [--records N (20000)] [--events FILE] [--dir DIR]\n");
-            return a == "--help" || a == "-h" ? 0 : 2;
-        }
-    }
+    CLI::App app{"casehub-bench-apply: the pipeline alone, on one thread (bench/README.md)"};
+    app.add_option("--records", records, "synthetic records to apply")->capture_default_str()->check(CLI::Range(1L, 100000000L));
+    app.add_option("--events", events_file, "write every event here, one a line (for cmp between builds)");
+    app.add_option("--dir", parent, "where the temporary store goes")->capture_default_str();
+    CLI11_PARSE(app, argc, argv);
     const fs::path reference = CASEHUB_SOURCE_DIR "/config/qinhuai";
     auto cats = Categories::load(reference / "categories.json");
     if (!cats) return fail(cats.error().message);
