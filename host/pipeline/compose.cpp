@@ -145,7 +145,10 @@ private:
     bool first_ = true;
 };
 
-std::string s_of(const json& v) { return v.is_string() ? v.get<std::string>() : std::string(); }
+// A string value as a view (empty when not a string): parsed, never kept.
+std::string_view text_of(const json& v) {
+    return v.is_string() ? std::string_view(v.get_ref<const std::string&>()) : std::string_view();
+}
 
 }  // namespace
 
@@ -243,7 +246,7 @@ ComposedCase compose_case(const std::vector<CaseMember>& ms, const ComposeInput&
     const json* updated_at = &extreme_time(mt, kUpdatedAt, true);
     const json& prev_upd = field(prev_times, "updated_at");
     if (prev_upd.is_string() && sdk::parse_rfc3339_ms(prev_upd.get_ref<const std::string&>()).value_or(0) >
-                                    sdk::parse_rfc3339_ms(s_of(*updated_at)).value_or(0))
+                                    sdk::parse_rfc3339_ms(text_of(*updated_at)).value_or(0))
         updated_at = &prev_upd;
     // resolved_at / closed_at: when the case entered that status. Kept from before when the
     // case was already there; else the sources' own stamp; else the latest source update.
@@ -399,7 +402,7 @@ ComposedCase compose_case(const std::vector<CaseMember>& ms, const ComposeInput&
     // When the case ended (source time): closed → times.closed_at; rejected / cancelled → the
     // latest source update (the change that withdrew the last source).
     if (st.status.status == Status::closed) {
-        out.ended_at = sdk::parse_rfc3339_ms(s_of(*closed_at)).value_or(1);
+        out.ended_at = sdk::parse_rfc3339_ms(text_of(*closed_at)).value_or(1);
     } else if (st.status.status == Status::rejected || st.status.status == Status::cancelled) {
         std::int64_t latest = 0;
         for (const auto& m : mt) latest = std::max(latest, m.ms[kUpdatedAt]);
