@@ -7,6 +7,7 @@
 // --events FILE writes every event (seq, type, case, street, status, detail, document), one a
 // line: the clock and the records are fixed, so two builds that write the same documents write
 // the same file (`cmp` them after a change that must not alter the output).
+#include "common/allocator.hpp"
 #include "pipeline/categories.hpp"
 #include "pipeline/locator.hpp"
 #include "pipeline/pipeline.hpp"
@@ -66,6 +67,7 @@ struct TempStore {
 
 int main(int argc, char** argv) {
     configure_sqlite_for_this_process();  // as casehubd
+    const std::string allocator = tune_allocator();
     long records = 20000;
     std::string events_file;
     fs::path parent = fs::temp_directory_path();
@@ -103,8 +105,8 @@ int main(int argc, char** argv) {
     docs.reserve(static_cast<std::size_t>(records));
     for (long n = 1; n <= records; ++n) docs.push_back(gen.record(static_cast<std::uint64_t>(n), kStartMs * 1000 + n));
     std::vector<std::string> case_of;  // by record number - 1
-    std::printf("# casehub-bench-apply: %ld synthetic records, one thread, a fresh store in %s (synchronous=normal)\n",
-                records, parent.c_str());
+    std::printf("# casehub-bench-apply: %ld synthetic records, one thread, a fresh store in %s (synchronous=normal); %s\n",
+                records, parent.c_str(), allocator.c_str());
 
     // 1. Every record, as the hub does it: prepare (the worker's part), then apply.
     double prepare_us = 0, apply_us = 0;

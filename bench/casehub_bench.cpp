@@ -5,15 +5,13 @@
 // emitted (the ctest smoke test asserts that, never a speed), 2 on a usage or set-up error.
 #include "synth_records.hpp"
 
+#include "common/allocator.hpp"
 #include "common/fast_json.hpp"
 #include "feed/feed.hpp"
 
 #include <nlohmann/json.hpp>
 #ifdef CASEHUB_HAVE_SIMDJSON
 #include <simdjson.h>
-#endif
-#ifdef CASEHUB_WITH_MIMALLOC
-#include <mimalloc.h>
 #endif
 #include <sqlite3.h>
 #include <zmq.hpp>
@@ -344,6 +342,22 @@ public:
     // casehubd's user + system CPU so far, in seconds (-1 when unreadable). Less sensitive than
     // a rate to other work on the machine: compare builds with it when the machine is not idle.
     double cpu_s() const { return stat_cpu_s("/proc/" + std::to_string(pid_) + "/stat"); }
+    // Bytes casehubd passed to write-type system calls (its store, its log, its sockets' eventfds):
+    // /proc/PID/io's wchar, -1 if unreadable.
+    std::int64_t written_bytes() const {
+        std::ifstream in("/proc/" + std::to_string(pid_) + "/io");
+        for (std::string k; in >> k;) {
+            std::int64_t v = 0;
+            if (!(in >> v)) break;
+            if (k == "wchar:") return v;
+        }
+        return -1;
+    }
+    // casehubd's minor page faults so far (field 10 of its stat), -1 if unreadable.
+    long long minor_faults() const {
+        const auto f = stat_fields("/proc/" + std::to_string(pid_) + "/stat");
+        return f.empty() ? -1 : f[10];
+    }
 
     // Each thread's CPU so far, busiest first: "name seconds" (the intake thread is casehubd's
     // main thread, named casehubd). Tells which thread bounds the throughput.
@@ -369,20 +383,22 @@ public:
         return sum;
     }
 
-    static double stat_cpu_s(const fs::path& path) {
+    // /proc/.../stat's numeric fields 4 to 15 (the man page's numbering; [i] is field i), empty if unreadable.
+    static std::vector<long long> stat_fields(const fs::path& path) {
         std::ifstream in(path);
         std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
         const auto close = stat.rfind(')');  // the command name may hold spaces
-        if (close == std::string::npos) return -1;
-        std::istringstream fields(stat.substr(close + 2));
-        std::string f;
-        long long utime = -1, stime = -1;
-        for (int i = 3; i <= 15 && fields >> f; ++i) {
-            if (i == 14) utime = std::stoll(f);
-            if (i == 15) stime = std::stoll(f);
-        }
-        if (utime < 0 || stime < 0) return -1;
-        return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+        if (close == std::string::npos) return {};
+        std::istringstream fields(stat.substr(close + 4));  // past ") S "
+        std::vector<long long> v(4, 0);
+        for (long long x; v.size() <= 15 && fields >> x;) v.push_back(x);
+        if (v.size() <= 15) return {};
+        return v;
+    }
+    static double stat_cpu_s(const fs::path& path) {
+        const auto f = stat_fields(path);
+        if (f.empty()) return -1;
+        return static_cast<double>(f[14] + f[15]) / static_cast<double>(::sysconf(_SC_CLK_TCK));
     }
 
     void fail(const std::string& why) {
@@ -544,6 +560,9 @@ struct IngestRun {
     double hub_cpu_s = -1;  // casehubd's user + system CPU over the whole run
     std::vector<std::pair<std::string, double>> hub_threads;  // per thread, busiest first
     double runners_cpu_s = -1, bench_cpu_s = -1;  // the synth_source runners; this process (the consumer)
+    std::int64_t commits = 0, commit_us = 0;         // the hub's group commits and their time, from its status
+    std::int64_t hub_written = -1;                   // casehubd's wchar over the run
+    long long hub_faults = -1;                       // casehubd's minor page faults over the run
 };
 
 // `--adapters K` synth sources (runner processes) share the records and the rate; each takes
@@ -613,8 +632,10 @@ IngestRun ingest(const Options& o, const fs::path& dir, const std::string& label
             hub.fail(label + ": casehubd exited");
             return out;
         }
-        const Totals a = totals_of(hub.status(), specs);
+        const json st = hub.status();
+        const Totals a = totals_of(st, specs);
         if (!a.present) continue;
+        if (st.contains("hub")) out.commits = i64(st["hub"], "commits"), out.commit_us = i64(st["hub"], "commit_us_total");
         if (!a.failed.empty()) {
             hub.fail(label + ": an adapter failed: " + a.failed);
             return out;
@@ -637,6 +658,8 @@ IngestRun ingest(const Options& o, const fs::path& dir, const std::string& label
     out.wall_s = since_s(t0);
     out.hub_cpu_s = hub.cpu_s();
     out.hub_threads = hub.thread_cpu_s();
+    out.hub_written = hub.written_bytes();
+    out.hub_faults = hub.minor_faults();
     out.runners_cpu_s = hub.runners_cpu_s();
     out.bench_cpu_s = process_cpu_s() - bench_cpu0;
     const int rc = hub.terminate();
@@ -685,6 +708,17 @@ void thread_figures(const std::string& tag, const IngestRun& r) {
     std::snprintf(b, sizeof b, "%s: the machine's CPU per record: casehubd %.0f us, runner(s) %.0f us, this bench (feed consumer) %.0f us", tag.c_str(),
                   1e6 * r.hub_cpu_s / n, 1e6 * r.runners_cpu_s / n, 1e6 * r.bench_cpu_s / n);
     note(b);
+    if (r.commits > 0) {
+        std::snprintf(b, sizeof b, "%s: %lld group commits, %.1f records and %.2f ms each (applying the records included)", tag.c_str(),
+                      static_cast<long long>(r.commits), n / static_cast<double>(r.commits),
+                      1e-3 * static_cast<double>(r.commit_us) / static_cast<double>(r.commits));
+        note(b);
+    }
+    if (r.hub_written >= 0 && r.hub_faults >= 0) {
+        std::snprintf(b, sizeof b, "%s: per record, casehubd wrote %.1f KB (write system calls: the store's log and files) and took %.1f minor page faults",
+                      tag.c_str(), 1e-3 * static_cast<double>(r.hub_written) / n, static_cast<double>(r.hub_faults) / n);
+        note(b);
+    }
 }
 
 void phase_throughput(const Options& o, const fs::path& work, Results& res) {
@@ -1096,6 +1130,7 @@ void phase_ceilings(const Options& o, const fs::path& work, Results& res) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    const std::string allocator = casehub::host::tune_allocator();  // as casehubd
     Options o = parse_options(argc, argv);
     if (o.phases.count("replay") && !o.phases.count("backfill") && !o.replay_store)
         note("replay reads the backfill's store: the backfill runs too (its figures are not printed)");
@@ -1131,13 +1166,7 @@ int main(int argc, char** argv) {
         la >> l1 >> l5;
         note("load average at start: " + l1 + " (1 min), " + l5 + " (5 min): other work on this machine skews every figure");
     }
-#ifdef CASEHUB_WITH_MIMALLOC
-    const int mi = mi_version();  // e.g. 209 for 2.0.9
-    note("allocator of this process (the feed consumer, the in-process ceilings) and of casehubd: mimalloc " +
-         std::to_string(mi / 100) + "." + std::to_string(mi / 10 % 10) + "." + std::to_string(mi % 10));
-#else
-    note("allocator of this process: glibc malloc (built without libmimalloc-dev; the replay consumer is slower)");
-#endif
+    note("allocator of this process (the feed consumer, the in-process ceilings) and of casehubd: " + allocator);
     std::string settings;
     for (const auto& [section, lines] : o.hub_settings)
         for (const auto& l : lines) settings += ", " + section + "." + l;

@@ -1,4 +1,5 @@
 // casehubd: the casehub host process.
+#include "common/allocator.hpp"
 #include "daemon/hub.hpp"
 
 #include <CLI/CLI.hpp>
@@ -10,23 +11,6 @@
 
 #include <climits>
 
-#ifdef CASEHUB_WITH_MIMALLOC
-#include <mimalloc.h>
-#endif
-
-namespace {
-
-void log_allocator() {
-#ifdef CASEHUB_WITH_MIMALLOC
-    const int v = mi_version();  // e.g. 209 for 2.0.9
-    spdlog::info("casehubd: allocator mimalloc {}.{}.{}", v / 100, v / 10 % 10, v % 10);
-#else
-    spdlog::warn("casehubd: allocator glibc malloc (built without libmimalloc-dev: slower, see docs/performance.md)");
-#endif
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
     // Block the signals casehubd handles through its signalfd before any thread exists, so
     // every thread (the replay server's, ZeroMQ's) inherits the mask and none dies of them.
@@ -35,6 +19,7 @@ int main(int argc, char** argv) {
     for (int sig : {SIGTERM, SIGINT, SIGCHLD}) sigaddset(&handled, sig);
     pthread_sigmask(SIG_BLOCK, &handled, nullptr);
     casehub::host::configure_sqlite_for_this_process();  // before any thread or store exists
+    const std::string allocator = casehub::host::tune_allocator();
     CLI::App app{"casehubd: the casehub integration hub"};
     std::string config_path = "config/casehub.toml";
     std::string runner;
@@ -50,7 +35,7 @@ int main(int argc, char** argv) {
             return 2;
         }
         spdlog::set_level(spdlog::level::from_str(cfg->hub.log_level));
-        log_allocator();
+        spdlog::log(allocator.starts_with("glibc") ? spdlog::level::warn : spdlog::level::info, "casehubd: allocator {}", allocator);
         std::error_code ec;
         const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
         casehub::host::add_installed_plugin_dir(*cfg, self);
