@@ -482,13 +482,14 @@ void Hub::commit_pending() {
         oldest_pending_ = mono_ms() + 500;
     };
     if (auto r = store_->begin(); !r) return fail(r.error().message);
-    std::size_t applied = 0;  // across batches: below capacity each batch holds one record
     for (auto& p : pending_) {
         Counters& c = counts[p.adapter];
         for (std::size_t i = 0; i < p.batch.records.size(); ++i) {
-            // The previous commit's sync may be done: ack it now, so its runner sends more
-            // while this commit is still being applied.
-            if (++applied % 64 == 0) finish_durable();
+            // The previous commit's sync may be done: publish and ack it now, not after this
+            // commit, so its events do not wait for a whole commit (under load a commit holds
+            // tens of records and takes as many milliseconds) and its runner sends more
+            // meanwhile. The check is an atomic load while nothing is done.
+            finish_durable();
             auto r = pipeline_->apply(*store_, p.batch.adapter, p.batch.records[i], p.prepared->take(i),
                                       p.batch.cursor.value_or(""), now, events, c);
             if (!r) return fail(r.error().message);
