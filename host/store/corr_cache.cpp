@@ -30,7 +30,7 @@ void CorrCache::insert(std::int64_t id, const CorrRecordRow& r, std::int64_t cas
     auto it = by_id_.try_emplace(id).first;
     it->second.row = r;
     it->second.state = &attach(r.case_id, case_ended_at, case_merged);
-    tree_.insert(Value(box_of(r.box), id));
+    tree_.insert(Value(box_of(r.box), id, &it->second));
     expiry_.emplace(r.box.t1, id);
     latest_ = std::max(latest_, r.box.t1);
 }
@@ -38,13 +38,13 @@ void CorrCache::insert(std::int64_t id, const CorrRecordRow& r, std::int64_t cas
 void CorrCache::forget(std::int64_t id) {
     auto it = by_id_.find(id);
     if (it == by_id_.end()) return;
-    tree_.remove(Value(box_of(it->second.row.box), id));
+    tree_.remove(Value(box_of(it->second.row.box), id, &it->second));
     detach(it->second.row.case_id);
     by_id_.erase(it);  // its expiry entry goes stale; evict() skips it
 }
 
 void CorrCache::case_written(std::string_view case_id, std::int64_t ended_at, bool merged) {
-    auto it = cases_.find(std::string(case_id));
+    auto it = cases_.find(case_id);
     if (it == cases_.end()) return;
     it->second.ended_at = ended_at;
     it->second.merged = merged;

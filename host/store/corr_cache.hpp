@@ -25,6 +25,7 @@
 #include <queue>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -57,7 +58,7 @@ public:
     void insert(std::int64_t id, const CorrRecordRow& r, std::int64_t case_ended_at, bool case_merged);
     // A case was written: keep its state if a cached profile refers to it.
     void case_written(std::string_view case_id, std::int64_t ended_at, bool merged);
-    bool tracks_case(std::string_view case_id) const { return cases_.count(std::string(case_id)) > 0; }
+    bool tracks_case(std::string_view case_id) const { return cases_.find(case_id) != cases_.end(); }
     // Drops the profiles that fell below the floor. Call between transactions.
     void evict();
 
@@ -72,7 +73,10 @@ public:
 private:
     using Point = boost::geometry::model::point<std::int32_t, 3, boost::geometry::cs::cartesian>;
     using Box = boost::geometry::model::box<Point>;
-    using Value = std::pair<Box, std::int64_t>;  // the profile's box, its row id
+    struct Entry;
+    // The profile's box, its row id and its entry (stable: unordered_map nodes do not move), so
+    // a search orders its hits without touching them and reads them without a hash look-up.
+    using Value = std::tuple<Box, std::int64_t, const Entry*>;
     struct CaseState {
         std::int64_t ended_at = 0;
         bool merged = false;
@@ -81,6 +85,11 @@ private:
     struct Entry {
         CorrRecordRow row;
         CaseState* state = nullptr;  // stable: unordered_map nodes do not move
+    };
+    // Case ids looked up by string_view without building a string.
+    struct Hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
     };
     static Box box_of(const CorrBox& b) { return Box(Point(b.x0, b.y0, b.t0), Point(b.x1, b.y1, b.t1)); }
     CaseState& attach(const std::string& case_id, std::int64_t ended_at, bool merged);
@@ -92,24 +101,24 @@ private:
     bool loaded_ = false;
     boost::geometry::index::rtree<Value, boost::geometry::index::quadratic<16>> tree_;
     std::unordered_map<std::int64_t, Entry> by_id_;
-    std::unordered_map<std::string, CaseState> cases_;
+    std::unordered_map<std::string, CaseState, Hash, std::equal_to<>> cases_;
     // (t1, id), soonest out first: what evict() drops.
     std::priority_queue<std::pair<std::int32_t, std::int64_t>, std::vector<std::pair<std::int32_t, std::int64_t>>,
                         std::greater<>>
         expiry_;
-    mutable std::vector<std::int64_t> hits_;
+    mutable std::vector<std::pair<std::int64_t, const Entry*>> hits_;
 };
 
 template <class Visit>
 int CorrCache::search(const CorrBox& q, std::string_view families, int limit, Visit&& visit) const {
     hits_.clear();
-    tree_.query(boost::geometry::index::intersects(box_of(q)), boost::make_function_output_iterator(
-                                                                    [this](const Value& v) { hits_.push_back(v.second); }));
+    tree_.query(boost::geometry::index::intersects(box_of(q)),
+                boost::make_function_output_iterator([this](const Value& v) { hits_.emplace_back(std::get<1>(v), std::get<2>(v)); }));
     std::sort(hits_.begin(), hits_.end());
     int n = 0;
-    for (const std::int64_t id : hits_) {
+    for (const auto& [id, entry] : hits_) {
         if (n >= limit) break;
-        const Entry& e = by_id_.at(id);
+        const Entry& e = *entry;
         if (e.state->merged || !family_ok(e.row, families)) continue;
         ++n;
         if (!visit(e.row, e.state->ended_at)) break;
