@@ -839,6 +839,7 @@ void run_replay(HubProcess& hub, Results& res) {
     } else {
         casehub::host::FeedEvent ev;
         std::uint64_t n = 0, bytes = 0;
+        const double hub_cpu0 = hub.cpu_s(), bench_cpu0 = process_cpu_s();
         const auto r0 = Steady::now();
         auto lp = Steady::now();
         const double cap = std::max(120.0, static_cast<double>(head) / 2000.0);
@@ -856,6 +857,13 @@ void run_replay(HubProcess& hub, Results& res) {
         fig("replay_events_per_s", static_cast<double>(n) / dt, "events/s");
         fig("replay_mb_per_s", static_cast<double>(bytes) / 1048576.0 / dt, "MB/s", 1);
         note("replay: FeedClient from seq 0, page limit " + std::to_string(fo.page_limit) + " events");
+        if (n > 0) {
+            // CPU moves less than the rate between runs here: compare builds with it.
+            char b[160];
+            std::snprintf(b, sizeof b, "replay: CPU per event, casehubd %.2f us, this bench (the consumer) %.2f us",
+                          1e6 * (hub.cpu_s() - hub_cpu0) / static_cast<double>(n), 1e6 * (process_cpu_s() - bench_cpu0) / static_cast<double>(n));
+            note(b);
+        }
         if (n != head) {
             progress("replay: FAILED: " + std::to_string(n) + " of " + std::to_string(head) + " events");
             res.ok = false;
