@@ -115,6 +115,7 @@ struct Options {
     // --set SECTION.KEY=VALUE: hub settings beyond the defaults, VALUE as TOML writes it.
     std::map<std::string, std::vector<std::string>> hub_settings;
     std::int64_t adapters = 1;                // synth_source runners
+    std::int64_t source_tick_us = 1000;       // at a fixed rate, the source wakes once per tick
     double backfill_cap_s = 360;              // the backfill stops here and extrapolates
     std::int64_t ceiling_records = 1000000;
     std::vector<std::int64_t> stage_points = {10000, 100000, 1000000};
@@ -126,7 +127,7 @@ struct Options {
                  "usage: casehub-bench [--quick] [--records N] [--backfill N] [--duration S] [--loads R,R,...]\n"
                  "                     [--phases ceilings,throughput,latency,backfill,replay] [--keep DIR]\n"
                  "                     [--build DIR] [--synchronous full|normal] [--backfill-cap S] [--adapters K]\n"
-                 "                     [--replay-store KEPT_DIR] [--set SECTION.KEY=VALUE ...]\n");
+                 "                     [--source-tick-us US] [--replay-store KEPT_DIR] [--set SECTION.KEY=VALUE ...]\n");
     std::exit(2);
 }
 
@@ -159,6 +160,7 @@ Options parse_options(int argc, char** argv) {
         else if (s == "--duration") o.duration = num(i);
         else if (s == "--backfill-cap") o.backfill_cap_s = num(i);
         else if (s == "--adapters") o.adapters = static_cast<std::int64_t>(num(i));
+        else if (s == "--source-tick-us") o.source_tick_us = static_cast<std::int64_t>(num(i));
         else if (s == "--replay-store") {
             if (i + 1 >= a.size()) usage(s + " needs a value");
             o.replay_store = fs::absolute(a[++i]);
@@ -202,6 +204,7 @@ Options parse_options(int argc, char** argv) {
     if (o.replay_store) o.phases = {"replay"};  // nothing else reads a kept store
     if (o.records < 1 || o.backfill < 1 || o.duration <= 0) usage("sizes must be positive");
     if (o.adapters < 1 || o.adapters > 8) usage("--adapters is 1 to 8");
+    if (o.source_tick_us < 0 || o.source_tick_us > 1000000) usage("--source-tick-us is 0 to 1000000");
     // The stage-cost points lie within the backfill.
     std::vector<std::int64_t> pts;
     for (auto p : o.stage_points)
@@ -577,6 +580,7 @@ std::vector<AdapterSpec> synth_adapters(const Options& o, std::int64_t total, do
                       {"rate_per_second", rate / static_cast<double>(k)},
                       {"batch_size", 1000},
                       {"duration_ms", duration_ms},
+                      {"tick_us", o.source_tick_us},
                       {"stream", i},
                       {"streams", k}}});
     return v;
@@ -1179,7 +1183,8 @@ int main(int argc, char** argv) {
     for (const auto& [section, lines] : o.hub_settings)
         for (const auto& l : lines) settings += ", " + section + "." + l;
     note("hub: synchronous=" + o.synchronous + settings + ", otherwise the flow and correlation defaults of config/casehub.toml, http off, command centre off, " +
-         std::to_string(o.adapters) + " synth_source adapter(s) (batch_size 1000)");
+         std::to_string(o.adapters) + " synth_source adapter(s) (batch_size 1000; at a fixed rate it wakes once per " +
+         std::to_string(o.source_tick_us) + " us and emits what fell due, each record timed from when it fell due)");
     note("records: synth_source, casehub.record/1 of about 1.4 KB (record_mean_bytes), 15 % repeat reports of an earlier incident, 90 % of incidents closed, timeline 1,000 records per simulated day");
 
     Results res;
