@@ -345,8 +345,8 @@ public:
     // casehubd's user + system CPU so far, in seconds (-1 when unreadable). Less sensitive than
     // a rate to other work on the machine: compare builds with it when the machine is not idle.
     double cpu_s() const { return stat_cpu_s("/proc/" + std::to_string(pid_) + "/stat"); }
-    // Bytes casehubd passed to write-type system calls (its store, its log, its sockets' eventfds):
-    // /proc/PID/io's wchar, -1 if unreadable.
+    // Bytes casehubd passed to write-type system calls (the store and its log, and the feed's and
+    // the runners' sockets, about 2.5 KB per event): /proc/PID/io's wchar, -1 if unreadable.
     std::int64_t written_bytes() const {
         std::ifstream in("/proc/" + std::to_string(pid_) + "/io");
         for (std::string k; in >> k;) {
@@ -719,7 +719,7 @@ void thread_figures(const std::string& tag, const IngestRun& r) {
         note(b);
     }
     if (r.hub_written >= 0 && r.hub_faults >= 0) {
-        std::snprintf(b, sizeof b, "%s: per record, casehubd wrote %.1f KB (write system calls: the store's log and files) and took %.1f minor page faults",
+        std::snprintf(b, sizeof b, "%s: per record, casehubd wrote %.1f KB (write system calls: the store and its log, and the feed's sockets) and took %.1f minor page faults",
                       tag.c_str(), 1e-3 * static_cast<double>(r.hub_written) / n, static_cast<double>(r.hub_faults) / n);
         note(b);
     }
