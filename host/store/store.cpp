@@ -519,8 +519,14 @@ Result<void> Store::set_cursor(std::string_view adapter, std::string_view cursor
 Result<void> Store::put_source(std::string_view system, std::string_view record_id, const SourceRow& r,
                                std::string_view adapter, std::string_view doc, std::int64_t received_at) {
     sqlite3_stmt* st = stmt(
-        "INSERT OR REPLACE INTO source_records(system, record_id, case_id, version, version_form, raw_sha256,"
-        " status, status_native, adapter, received_at, doc) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
+        "INSERT INTO source_records(system, record_id, case_id, version, version_form, raw_sha256,"
+        " status, status_native, adapter, received_at, doc) VALUES(?,?,?,?,?,?,?,?,?,?,?)"
+        // An update in place, not OR REPLACE: that deletes the row and inserts it again with a
+        // new rowid, which rewrites every index entry of the row, changed or not.
+        " ON CONFLICT(system, record_id) DO UPDATE SET case_id=excluded.case_id, version=excluded.version,"
+        " version_form=excluded.version_form, raw_sha256=excluded.raw_sha256, status=excluded.status,"
+        " status_native=excluded.status_native, adapter=excluded.adapter, received_at=excluded.received_at,"
+        " doc=excluded.doc");
     bind_text_nocopy(st, 1, system);
     bind_text_nocopy(st, 2, record_id);
     bind_text_nocopy(st, 3, r.case_id);
@@ -538,9 +544,17 @@ Result<void> Store::put_source(std::string_view system, std::string_view record_
 
 Result<void> Store::put_case(const CaseRow& c, std::uint64_t seq) {
     sqlite3_stmt* st = stmt(
-        "INSERT OR REPLACE INTO case_rows(case_id, seq, status, street_code, community_code, grid_code,"
+        "INSERT INTO case_rows(case_id, seq, status, street_code, community_code, grid_code,"
         " category_code, category_family, priority, created_at, updated_at, merged_into, ended_at)"
-        " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)"
+        // In place (see put_source): of the five indexes only those whose columns changed are
+        // written; seq always changes, the status and street seldom.
+        " ON CONFLICT(case_id) DO UPDATE SET seq=excluded.seq, status=excluded.status,"
+        " street_code=excluded.street_code, community_code=excluded.community_code,"
+        " grid_code=excluded.grid_code, category_code=excluded.category_code,"
+        " category_family=excluded.category_family, priority=excluded.priority,"
+        " created_at=excluded.created_at, updated_at=excluded.updated_at,"
+        " merged_into=excluded.merged_into, ended_at=excluded.ended_at");
     bind_text_nocopy(st, 1, c.case_id);
     sqlite3_bind_int64(st, 2, static_cast<std::int64_t>(seq));
     bind_text_nocopy(st, 3, c.status);

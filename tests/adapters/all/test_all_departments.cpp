@@ -85,7 +85,9 @@ TEST_CASE("five departments under runner kills: 0 lost, 0 duplicated, 0 unmasked
     // Every simulator port is ephemeral except the adapter's webhook, which the gridapp
     // simulator must know before the adapter starts.
     const int webhook_port = 20000 + static_cast<int>(::getpid() % 20000);
-    Simulator dcm("dcm", dir.path, with({"--port", "0", "--p-bad", "0"}));
+    // The simulated day starts now: without --maintenance off, a run starting from about 16:30 UTC
+    // would reach the DCM centre's nightly 01:00-01:30 (Beijing) closure. test_dcm covers it.
+    Simulator dcm("dcm", dir.path, with({"--port", "0", "--p-bad", "0", "--maintenance", "off"}));
     Simulator hotline("hotline12345", dir.path, with({"--port", "0", "--p-bad", "0"}));
     Simulator enforcement("enforcement", dir.path, with({"--dir", (ex / "enforcement").string(), "--p-bad", "0"}));
     Simulator police("police", dir.path, with({"--dir", (ex / "police").string(), "--p-bad", "0", "--p-mj2", "0.3",

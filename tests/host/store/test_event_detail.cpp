@@ -2,6 +2,7 @@
 // detail_canonical_from names: the replay server copies those into headers unchecked.
 #include "store/store.hpp"
 
+#include "../../support/sql_text.hpp"
 #include "../../support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -11,6 +12,7 @@
 #include <string>
 
 using namespace casehub::host;
+using casehub::test::sql_text;
 using casehub::test::TempDir;
 
 namespace {
@@ -26,22 +28,6 @@ EventRow event(std::string detail, bool canonical) {
     e.detail_canonical = canonical;
     e.doc = R"({"case_id":"C20260309-000001"})";
     return e;
-}
-
-// Read (or changed) by a connection of its own, not through Store.
-std::string sql_text(const std::filesystem::path& db, const std::string& sql) {
-    sqlite3* c = nullptr;
-    REQUIRE(sqlite3_open(db.c_str(), &c) == SQLITE_OK);
-    sqlite3_busy_timeout(c, 5000);
-    sqlite3_stmt* st = nullptr;
-    REQUIRE(sqlite3_prepare_v2(c, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
-    std::string out;
-    const int rc = sqlite3_step(st);
-    REQUIRE((rc == SQLITE_ROW || rc == SQLITE_DONE));
-    if (rc == SQLITE_ROW) out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    sqlite3_close(c);
-    return out;
 }
 
 }  // namespace
