@@ -789,6 +789,8 @@ void phase_latency(const Options& o, const fs::path& work, Results& res) {
         // holds the record begins; after it come the pipeline, the fsync, the publish and the consumer.
         fig(tag + "_emit_to_commit_start_p50_ms", percentile(to_commit, 0.50), "ms", 1);
         fig(tag + "_commit_start_to_consumer_p50_ms", percentile(to_consumer, 0.50), "ms", 1);
+        fig(tag + "_emit_to_commit_start_p99_ms", percentile(to_commit, 0.99), "ms", 1);
+        fig(tag + "_commit_start_to_consumer_p99_ms", percentile(to_consumer, 0.99), "ms", 1);
         fig(tag + "_overloaded", static_cast<double>(r.emitted) < count * 0.97 ? 1 : 0, "");
         // p99 per second of emit time, warm-up included: shows a transient (the first commits of
         // a new store, the first checkpoints) apart from the steady state.
