@@ -378,6 +378,14 @@ public:
         return out;
     }
 
+    // How long the intake thread has waited, runnable, for a CPU (schedstat's run delay), in seconds.
+    double intake_run_delay_s() const {
+        std::ifstream in("/proc/" + std::to_string(pid_) + "/task/" + std::to_string(pid_) + "/schedstat");
+        long long on_cpu_ns = 0, waiting_ns = -1;
+        in >> on_cpu_ns >> waiting_ns;
+        return waiting_ns < 0 ? -1 : 1e-9 * static_cast<double>(waiting_ns);
+    }
+
     // The runners' CPU so far (casehubd's child processes), in seconds.
     double runners_cpu_s() const {
         std::ifstream in("/proc/" + std::to_string(pid_) + "/task/" + std::to_string(pid_) + "/children");
@@ -562,6 +570,7 @@ struct IngestRun {
     double wall_s = 0;
     double hub_cpu_s = -1;  // casehubd's user + system CPU over the whole run
     std::vector<std::pair<std::string, double>> hub_threads;  // per thread, busiest first
+    double intake_run_delay_s = -1;                           // the intake thread's wait for a CPU
     double runners_cpu_s = -1, bench_cpu_s = -1;  // the synth_source runners; this process (the consumer)
     std::int64_t commits = 0, commit_us = 0;         // the hub's group commits and their time, from its status
     std::int64_t hub_written = -1;                   // casehubd's wchar over the run
@@ -662,6 +671,7 @@ IngestRun ingest(const Options& o, const fs::path& dir, const std::string& label
     out.wall_s = since_s(t0);
     out.hub_cpu_s = hub.cpu_s();
     out.hub_threads = hub.thread_cpu_s();
+    out.intake_run_delay_s = hub.intake_run_delay_s();
     out.hub_written = hub.written_bytes();
     out.hub_faults = hub.minor_faults();
     out.runners_cpu_s = hub.runners_cpu_s();
@@ -707,6 +717,12 @@ void thread_figures(const std::string& tag, const IngestRun& r) {
         }
     }
     note(tag + ": casehubd's threads, us of CPU per record: " + line);
+    if (r.intake_run_delay_s >= 0) {
+        char w[160];
+        std::snprintf(w, sizeof w, "%s: the intake thread also waited %.0f us per record, runnable, for a CPU (schedstat)", tag.c_str(),
+                      1e6 * r.intake_run_delay_s / static_cast<double>(r.delivered));
+        note(w);
+    }
     const double n = static_cast<double>(r.delivered);
     char b[200];
     std::snprintf(b, sizeof b, "%s: the machine's CPU per record: casehubd %.0f us, runner(s) %.0f us, this bench (feed consumer) %.0f us", tag.c_str(),
