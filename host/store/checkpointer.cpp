@@ -59,11 +59,21 @@ Checkpointer::Stats Checkpointer::stats() const {
 void Checkpointer::checkpoint_once() {
     int log = 0, copied = 0;
     const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+    // `copied` counts from the log's last start, not this run's copies. A log shorter than at the
+    // last run, or less copied, started over since; one that started over and outgrew it between
+    // two runs is not seen, and its frames before the last run's count are missed (a status
+    // figure, not a check).
+    const bool restarted = log < log_frames_ || copied < backfilled_;
+    const int copied_now = restarted ? copied : copied - backfilled_;
+    if (rc == SQLITE_OK) {
+        backfilled_ = copied;
+        log_frames_ = log;
+    }
     std::lock_guard<std::mutex> lk(m_);
     ++stats_.runs;
     // BUSY: another connection is checkpointing (the safety valve); not a failure.
     if (rc == SQLITE_OK || rc == SQLITE_BUSY) {
-        if (copied > 0) stats_.frames_copied += static_cast<std::uint64_t>(copied);
+        if (rc == SQLITE_OK && copied_now > 0) stats_.frames_copied += static_cast<std::uint64_t>(copied_now);
         return;
     }
     ++stats_.failures;

@@ -55,6 +55,7 @@ private:
     mutable std::mutex m_;
     std::condition_variable cv_;
     bool poked_ = false, stop_ = false;
+    int backfilled_ = 0, log_frames_ = 0;  // the last run's figures (frames copied, frames in the log); the thread's only
     Stats stats_;
     std::thread thread_;
 };
