@@ -14,6 +14,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 using casehub::host::batched_wal_stats;
@@ -46,6 +47,31 @@ int insert_batch(sqlite3* c, int i, int rows) {
     const int rc = sqlite3_exec(c, sql.c_str(), nullptr, nullptr, nullptr);
     if (rc != SQLITE_OK) sqlite3_exec(c, "ROLLBACK", nullptr, nullptr, nullptr);
     return rc;
+}
+
+// Runs `body` in a forked child, which writes its report to the descriptor it is given and
+// ends itself (_exit or a signal); returns what it wrote and how it ended.
+struct ChildRun {
+    std::string report;
+    int status = 0;
+};
+ChildRun run_child(const std::function<void(int report_fd)>& body) {
+    ChildRun out;
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ::close(fds[0]);
+        body(fds[1]);
+        ::_exit(7);
+    }
+    ::close(fds[1]);
+    char buf[64];
+    for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) out.report.append(buf, static_cast<std::size_t>(n));
+    ::close(fds[0]);
+    REQUIRE(::waitpid(pid, &out.status, 0) == pid);
+    return out;
 }
 
 }  // namespace
@@ -90,12 +116,7 @@ TEST_CASE("batched wal vfs: a process killed right after its commits leaves them
           "[runtime]") {
     TempDir dir;
     const auto db = dir.path / "t.db";
-    int fds[2];
-    REQUIRE(::pipe(fds) == 0);
-    const pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        ::close(fds[0]);
+    const ChildRun child = run_child([&](int report_fd) {
         sqlite3* w = open_writer(db, batched_wal_vfs());
         if (!w) ::_exit(2);
         for (int i = 0; i < 40; ++i)
@@ -109,20 +130,12 @@ TEST_CASE("batched wal vfs: a process killed right after its commits leaves them
                          " UPDATE t SET v = randomblob(2900) WHERE n = -1; COMMIT;",
                          nullptr, nullptr, nullptr) != SQLITE_OK)
             ::_exit(4);
-        const char done = 'y';
-        if (::write(fds[1], &done, 1) != 1) ::_exit(5);
+        if (::write(report_fd, "y", 1) != 1) ::_exit(5);
         ::raise(SIGKILL);  // no close, no checkpoint: only what the commits left in the log
-        ::_exit(6);
-    }
-    ::close(fds[1]);
-    char got = 0;
-    const auto n = ::read(fds[0], &got, 1);
-    ::close(fds[0]);
-    int status = 0;
-    REQUIRE(::waitpid(pid, &status, 0) == pid);
-    INFO("child status " << status);
-    REQUIRE(n == 1);
-    REQUIRE(WIFSIGNALED(status));
+    });
+    INFO("child status " << child.status);
+    REQUIRE(child.report == "y");
+    REQUIRE(WIFSIGNALED(child.status));
     REQUIRE(std::filesystem::file_size(dir.path / "t.db-wal") > 0);
 
     // The first connection since the kill rebuilds the wal-index from the log, checking every
@@ -141,12 +154,7 @@ TEST_CASE("batched wal vfs: a log write that fails fails its commit, and every e
         REQUIRE(w != nullptr);
         sqlite3_close(w);
     }
-    int fds[2];
-    REQUIRE(::pipe(fds) == 0);
-    const pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        ::close(fds[0]);
+    const ChildRun child = run_child([&](int report_fd) {
         ::signal(SIGXFSZ, SIG_IGN);  // a write past the limit fails with EFBIG instead
         const rlimit lim{3 << 20, 3 << 20};
         if (::setrlimit(RLIMIT_FSIZE, &lim) != 0) ::_exit(2);
@@ -155,16 +163,14 @@ TEST_CASE("batched wal vfs: a log write that fails fails its commit, and every e
         int committed = 0, rc = SQLITE_OK;
         while (committed < 1000 && (rc = insert_batch(w, committed, 20)) == SQLITE_OK) ++committed;
         const int report[2] = {committed, rc};
-        if (::write(fds[1], report, sizeof report) != static_cast<ssize_t>(sizeof report)) ::_exit(4);
+        if (::write(report_fd, report, sizeof report) != static_cast<ssize_t>(sizeof report)) ::_exit(4);
         ::_exit(0);  // no close: the log as the failed commit left it
-    }
-    ::close(fds[1]);
+    });
+    REQUIRE(WIFEXITED(child.status));
+    REQUIRE(WEXITSTATUS(child.status) == 0);
     int report[2] = {0, 0};
-    const auto n = ::read(fds[0], report, sizeof report);
-    ::close(fds[0]);
-    int status = 0;
-    REQUIRE(::waitpid(pid, &status, 0) == pid);
-    REQUIRE(n == static_cast<ssize_t>(sizeof report));
+    REQUIRE(child.report.size() == sizeof report);
+    std::memcpy(report, child.report.data(), sizeof report);
     INFO("commits before the failure " << report[0] << ", its code " << report[1]);
     CHECK(report[0] > 5);
     CHECK(report[0] < 1000);
