@@ -157,32 +157,30 @@ int x_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, int*
 void register_vfs() {
     g_base = sqlite3_vfs_find(nullptr);
     if (!g_base) return;
+    // One table per version the wrapped file may have: SQLite calls the version-2 and -3 methods
+    // (shared memory, memory maps) only when iVersion says they are there.
+    sqlite3_io_methods m{};
+    m.xClose = x_close;
+    m.xRead = x_read;
+    m.xWrite = x_write;
+    m.xTruncate = x_truncate;
+    m.xSync = x_sync;
+    m.xFileSize = x_file_size;
+    m.xLock = x_lock;
+    m.xUnlock = x_unlock;
+    m.xCheckReservedLock = x_check_reserved;
+    m.xFileControl = x_file_control;
+    m.xSectorSize = x_sector_size;
+    m.xDeviceCharacteristics = x_device_characteristics;
+    m.xShmMap = x_shm_map;
+    m.xShmLock = x_shm_lock;
+    m.xShmBarrier = x_shm_barrier;
+    m.xShmUnmap = x_shm_unmap;
+    m.xFetch = x_fetch;
+    m.xUnfetch = x_unfetch;
     for (int v = 1; v <= 3; ++v) {
-        sqlite3_io_methods& m = g_methods[v];
-        m = sqlite3_io_methods{};
-        m.iVersion = v;
-        m.xClose = x_close;
-        m.xRead = x_read;
-        m.xWrite = x_write;
-        m.xTruncate = x_truncate;
-        m.xSync = x_sync;
-        m.xFileSize = x_file_size;
-        m.xLock = x_lock;
-        m.xUnlock = x_unlock;
-        m.xCheckReservedLock = x_check_reserved;
-        m.xFileControl = x_file_control;
-        m.xSectorSize = x_sector_size;
-        m.xDeviceCharacteristics = x_device_characteristics;
-        if (v >= 2) {
-            m.xShmMap = x_shm_map;
-            m.xShmLock = x_shm_lock;
-            m.xShmBarrier = x_shm_barrier;
-            m.xShmUnmap = x_shm_unmap;
-        }
-        if (v >= 3) {
-            m.xFetch = x_fetch;
-            m.xUnfetch = x_unfetch;
-        }
+        g_methods[v] = m;
+        g_methods[v].iVersion = v;
     }
     // Everything but opening files is the default VFS's, called with this struct: a copy of
     // its own, so what it reads from it (pAppData, mxPathname) is the same.
