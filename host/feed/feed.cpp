@@ -826,7 +826,7 @@ struct ReplayServer::Impl {
 
     // One event of event_columns() straight from the row, no EventRow: the header written from
     // views of the columns, the document copied once, from SQLite's page into the message.
-    // Packed: into the pack, which goes out once it holds kEventPackBytes.
+    // Packed: into the pack, which goes out once it holds options.pack_bytes.
     bool emit_event_row(sqlite3_stmt* s, std::uint64_t& seq, std::size_t& doc_bytes, bool packed) {
         wire::EventFields f = event_fields(s);
         f.detail_canonical = f.seq >= canonical_from;
@@ -839,10 +839,10 @@ struct ReplayServer::Impl {
             if (cut) return false;
             if (!pack) {
                 pack = std::make_unique<std::string>();
-                pack->reserve(kEventPackBytes + 16384);
+                pack->reserve(options.pack_bytes + 16384);
             }
             append_to_pack(*pack, header_buf, doc);
-            return pack->size() < kEventPackBytes || flush_pack();
+            return pack->size() < options.pack_bytes || flush_pack();
         }
         topic_buf.assign(kEventTopicPrefix);
         topic_buf += f.street_code.empty() ? std::string_view("-") : f.street_code;

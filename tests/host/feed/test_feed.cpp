@@ -632,8 +632,10 @@ TEST_CASE("feed wire: an events pack reads back as the events, and a cut one nam
                                    ": feed event header: \"seq\" missing or of the wrong type");
 }
 
-TEST_CASE("replay: a packed answer holds the same events in a few messages of about 128 KiB", "[integration]") {
-    Fixture fx(2000);
+TEST_CASE("replay: a packed answer holds the same events in a few messages of about pack_bytes", "[integration]") {
+    ReplayOptions ro;
+    ro.pack_bytes = 128u << 10;  // below the default, so a thousand small events fill several
+    Fixture fx(2000, ro);
     fx.store->append(1000);
     const auto all = fx.store->events();
     zmq::socket_t d(fx.ctx, zmq::socket_type::dealer);
@@ -671,7 +673,7 @@ TEST_CASE("replay: a packed answer holds the same events in a few messages of ab
     REQUIRE(end.is_object());
     CHECK(end == json{{"end", true}, {"upto", 1000}, {"head", 1000}, {"more", false}, {"count", 1000}, {"req", 3}});
     REQUIRE(seqs_of(got) == iota(1, 1000));
-    // Each pack but the last is closed by the event that takes it to kEventPackBytes.
+    // Each pack but the last is closed by the event that takes it to ro.pack_bytes.
     std::size_t bytes = 0, filling = 0, want_packs = 0, largest_event = 0;
     for (std::size_t i = 0; i < got.size(); ++i) {
         REQUIRE(got[i].doc == all[i].doc);
@@ -680,13 +682,13 @@ TEST_CASE("replay: a packed answer holds the same events in a few messages of ab
         const std::size_t sz = 8 + event_header_text(all[i]).size() + all[i].doc.size();
         bytes += sz;
         largest_event = std::max(largest_event, sz);
-        if ((filling += sz) >= kEventPackBytes) ++want_packs, filling = 0;
+        if ((filling += sz) >= ro.pack_bytes) ++want_packs, filling = 0;
     }
     if (filling > 0) ++want_packs;
-    CHECK(bytes > 8 * kEventPackBytes);
+    CHECK(bytes > 8 * ro.pack_bytes);
     CHECK(packs == want_packs);
-    CHECK(biggest >= kEventPackBytes);
-    CHECK(biggest < kEventPackBytes + largest_event);
+    CHECK(biggest >= ro.pack_bytes);
+    CHECK(biggest < ro.pack_bytes + largest_event);
 }
 
 TEST_CASE("replay: details from the store's detail_canonical_from on go out as stored, older ones are checked",
