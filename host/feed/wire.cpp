@@ -47,10 +47,16 @@ int hex_value(char c) {
 
 using json_dump_detail::skip_plain;
 
-// The canonical-form check: a recursive descent over the value, no allocation but for floats.
-class Canon {
+// A recursive descent over one JSON value, no allocation but for floats. Both modes decline
+// (the caller then asks nlohmann) anything they are not sure of, an escaped key among it, and
+// take only objects whose keys strictly increase, so no key is there twice.
+//   Canonical: the text is exactly what nlohmann's dump() writes of the value it reads.
+//   !Canonical: nlohmann reads it, and reads the same value back from its own dump() of it
+//     (a number's text and the form of a string's escapes are not checked).
+template <bool Canonical>
+class Scan {
 public:
-    Canon(const char* p, const char* e) : p_(p), e_(e) {}
+    Scan(const char* p, const char* e) : p_(p), e_(e) {}
     bool value(int depth) {
         if (p_ == e_ || depth > kMaxDepth) return false;
         switch (*p_) {
@@ -92,6 +98,14 @@ private:
                 const char x = p_[1];
                 if (x == '"' || x == '\\' || x == 'b' || x == 'f' || x == 'n' || x == 'r' || x == 't') {
                     p_ += 2;
+                    continue;
+                }
+                if constexpr (!Canonical) {
+                    if (x == '/') {
+                        p_ += 2;
+                        continue;
+                    }
+                    if (x != 'u' || !code_unit_escape()) return false;
                     continue;
                 }
                 // nlohmann writes \u00xx (lower case) only for the controls without a short form.
@@ -184,6 +198,16 @@ private:
             while (p_ < e_ && *p_ >= '0' && *p_ <= '9') ++p_;
         }
         const std::string_view tok(start, static_cast<std::size_t>(p_ - start));
+        if constexpr (!Canonical) {
+            // nlohmann reads any such text; it refuses only a float beyond double's range,
+            // possible with an exponent or past 308 digits (those are left to it).
+            if (tok.size() > 300) return false;
+            const bool exponent = tok.find_first_of("eE") != std::string_view::npos;
+            if (!exponent) return true;
+            double d = 0;
+            const auto r = std::from_chars(tok.data(), tok.data() + tok.size(), d);
+            return r.ec == std::errc() && r.ptr == tok.data() + tok.size() && std::isfinite(d);
+        }
         if (!is_float) {
             // nlohmann: unsigned if it fits, signed if negative and fits, else a float (whose
             // dump differs); "-0" is the integer 0.
@@ -212,6 +236,29 @@ private:
         const char* end = nlohmann::detail::to_chars(buf.data(), buf.data() + buf.size(), d);
         if (std::string_view(buf.data(), static_cast<std::size_t>(end - buf.data())) != tok) return false;
         memo.add(tok);
+        return true;
+    }
+
+    // At p_, "\\uXXXX" as nlohmann's lexer takes it: a high surrogate only followed by an
+    // escaped low one, never a low one alone. Moves past it (and its pair).
+    bool code_unit_escape() {
+        auto hex4_at = [&](const char* q, unsigned& v) {
+            if (e_ - q < 6 || q[0] != '\\' || q[1] != 'u') return false;
+            v = 0;
+            for (int i = 2; i < 6; ++i) {
+                const int h = hex_value(q[i]);
+                if (h < 0) return false;
+                v = v * 16 + static_cast<unsigned>(h);
+            }
+            return true;
+        };
+        unsigned cp = 0;
+        if (!hex4_at(p_, cp) || (cp >= 0xDC00 && cp <= 0xDFFF)) return false;
+        p_ += 6;
+        if (cp < 0xD800 || cp > 0xDBFF) return true;
+        unsigned lo = 0;
+        if (!hex4_at(p_, lo) || lo < 0xDC00 || lo > 0xDFFF) return false;
+        p_ += 6;
         return true;
     }
 
@@ -420,7 +467,14 @@ bool append_event_header(std::string& out, const EventFields& e) {
 
 std::size_t canonical_json_end(std::string_view text, std::size_t pos) {
     if (pos >= text.size()) return npos;
-    Canon c(text.data() + pos, text.data() + text.size());
+    Scan<true> c(text.data() + pos, text.data() + text.size());
+    if (!c.value(0)) return npos;
+    return static_cast<std::size_t>(c.pos() - text.data());
+}
+
+std::size_t json_value_end(std::string_view text, std::size_t pos) {
+    if (pos >= text.size()) return npos;
+    Scan<false> c(text.data() + pos, text.data() + text.size());
     if (!c.value(0)) return npos;
     return static_cast<std::size_t>(c.pos() - text.data());
 }
@@ -433,10 +487,11 @@ bool parse_event_header_fast(std::string_view header, EventRow& out) {
     if (!r.lit(",\"community_code\":") || !r.str(out.community_code)) return false;
     if (!r.lit(",\"detail\":")) return false;
     {
-        // The general parser keeps dump() of the object: equal to the text when it is canonical.
+        // The server's text as it is, once it is known to be a JSON object nlohmann reads the
+        // same from it as from its dump(): what casehubd sends is that dump already.
         const std::size_t at = static_cast<std::size_t>(r.p - header.data());
         if (r.p == r.e || *r.p != '{') return false;
-        const std::size_t end = canonical_json_end(header, at);
+        const std::size_t end = json_value_end(header, at);
         if (end == npos) return false;
         out.detail.assign(header.data() + at, end - at);
         r.p = header.data() + end;

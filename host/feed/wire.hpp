@@ -1,11 +1,13 @@
 // The event header frame without a JSON DOM: the replay server and the publisher write it per
 // event, FeedClient reads it per event, and nlohmann's DOM cost a quarter of either side's CPU.
 //
-// Both directions are exact stand-ins for the DOM code in feed.cpp (event_header() dumped by
-// nlohmann, parse_event()'s general parser): the text written is byte for byte what nlohmann
-// writes (keys in its sorted order), and a header read gives the same EventRow. Whatever they
-// are not sure of (a detail that is not in nlohmann's canonical form, invalid UTF-8, a number
-// or a key order they do not expect) they decline, and the caller takes the DOM path.
+// Both directions stand in for the DOM code in feed.cpp (event_header() dumped by nlohmann,
+// parse_event()'s general parser). The text written is byte for byte what nlohmann writes (keys
+// in its sorted order). A header read gives the same EventRow, but for the detail: that is the
+// server's text as sent, once known to be an object nlohmann reads as it reads its own dump()
+// of it; from casehubd, which sends that dump, the same bytes. Whatever they are not sure of
+// (a detail not in the form wanted, invalid UTF-8, a number or a key order they do not expect)
+// they decline, and the caller takes the DOM path.
 #pragma once
 
 #include "store/events.hpp"
@@ -40,6 +42,12 @@ bool append_event_header(std::string& out, const EventFields& e);
 // std::string_view::npos. Conservative: a key holding an escape counts as not canonical.
 std::size_t canonical_json_end(std::string_view text, std::size_t pos = 0);
 inline bool is_canonical_json(std::string_view text) { return canonical_json_end(text) == text.size(); }
+
+// The same walk without the canonical form: where the JSON value at text[pos] ends if nlohmann
+// reads it, and reads the same value again from its own dump() of it (no key twice: object keys
+// strictly increasing, as nlohmann writes them). Conservative as above, and it also declines a
+// float beyond double's range. Cheaper: a number's text is not converted. npos otherwise.
+std::size_t json_value_end(std::string_view text, std::size_t pos = 0);
 
 // Reads a header in the layout append_event_header() writes into `out` (all but doc); false
 // when the header is laid out in any other way, or anything in it is unexpected (then `out` is
