@@ -166,21 +166,27 @@ std::optional<double> place_llr(const Place& a, const Place& b, const Settings& 
     return out("mixed", s.place_mixed);
 }
 
-Evidence compare(const Profile& a, const Profile& b, const Settings& s) {
-    Evidence e;
-    e.score = s.prior;
+void measure_gap(const Profile& a, const Profile& b, Evidence& e) {
     if (a.located && b.located) {
         e.distance_m = metres(a.lon, a.lat, b.lon, b.lat);
         e.sigma_m = std::max(10.0, std::sqrt(double(a.precision_m) * a.precision_m + double(b.precision_m) * b.precision_m +
                                              a.offset_m * a.offset_m + b.offset_m * b.offset_m));
-        const double z = e.distance_m / e.sigma_m;
-        e.l_distance = z < 4 ? s.distance_near - s.distance_slope * z * z : s.distance_far;
     }
     // A date-only report covers its whole day: the gap is to the nearest moment of it.
     const std::int64_t day = 86400000;
     const std::int64_t a0 = a.reported_ms, a1 = a.reported_ms + (a.date_only ? day : 0);
     const std::int64_t b0 = b.reported_ms, b1 = b.reported_ms + (b.date_only ? day : 0);
     e.minutes = double(std::max<std::int64_t>({0, a0 - b1, b0 - a1})) / 60000.0;
+}
+
+Evidence compare(const Profile& a, const Profile& b, const Settings& s) {
+    Evidence e;
+    e.score = s.prior;
+    measure_gap(a, b, e);
+    if (a.located && b.located) {
+        const double z = e.distance_m / e.sigma_m;
+        e.l_distance = z < 4 ? s.distance_near - s.distance_slope * z * z : s.distance_far;
+    }
     const double m = e.minutes, full = s.full_time_minutes;
     if ((a.date_only || b.date_only) && m == 0) e.l_time = s.time_same_day;
     else if (m <= full) e.l_time = s.time_near;
@@ -300,18 +306,24 @@ Result<Decision> Correlator::decide(Store& store, const json& rec, const Profile
     if (!any_split) return any_split.error();
     std::set<std::string> split_cases;
     Profile c;  // one for all hits: its strings and signatures keep their storage
+    auto too_far = [&](const Evidence& e) { return e.distance_m > std::max(radius, 3.0 * e.sigma_m) || e.minutes > gap; };
     auto hits = store.corr_candidates(q, families, s_.max_candidates, [&](const CorrHit& h) -> Result<void> {
         c.system = h.system;
-        c.record_id = h.record_id;
         c.offset_m = report_offset(s_, c.system);
         c.located = h.located;
         c.lon = h.lon, c.lat = h.lat, c.precision_m = h.precision_m, c.reported_ms = h.reported_ms;
         c.date_only = h.date_only;
+        // Most hits of the box search (58 % in casehub-bench-apply's records) are ruled out
+        // by distance or time: before their text, address and place are read.
+        Evidence gap_only;
+        measure_gap(p, c, gap_only);
+        if (too_far(gap_only)) return {};
+        c.record_id = h.record_id;
         c.category = h.category, c.family = h.family;
         from_bytes(h.text, c.text), from_bytes(h.address, c.address);
         c.place = Place::from_string(h.place);
         Evidence e = compare(p, c, s_);
-        if (e.distance_m > std::max(radius, 3.0 * e.sigma_m) || e.minutes > gap) return {};
+        if (too_far(e)) return {};
         if (*any_split) {
             auto split = store.split_pair(self, key(c.system, c.record_id));
             if (!split) return split.error();

@@ -74,6 +74,9 @@ struct Evidence {
 };
 
 Evidence compare(const Profile& a, const Profile& b, const Settings& s);
+// The first part of compare(): distance_m, sigma_m and minutes, from the profiles' position,
+// precision, offset and time alone (no text). Enough to rule a candidate out.
+void measure_gap(const Profile& a, const Profile& b, Evidence& e);
 // The place term alone (nullopt when either address did not parse), and its name.
 std::optional<double> place_llr(const Place& a, const Place& b, const Settings& s, std::string* name = nullptr);
 bool compatible(const std::string& fam_a, const std::string& fam_b, const Settings& s);

@@ -186,6 +186,42 @@ TEST_CASE("evidence: distance against the precisions, time with date-only report
     CHECK(cor::compare(a, b, s).category == "incompatible");
 }
 
+TEST_CASE("evidence: measure_gap, which rules candidates out before their text is read, is compare's distance, "
+          "sigma and time", "[unit]") {
+    const cor::Settings s = settings();
+    cor::Profile a, b;
+    a.located = b.located = true;
+    a.lon = b.lon = kLon;
+    a.lat = kLat;
+    a.precision_m = 15;
+    a.reported_ms = ms("2026-03-09T09:00:00+08:00");
+    a.offset_m = 80;
+    int checked = 0;
+    for (const int metres_off : {0, 30, 250, 4000})
+        for (const int precision : {5, 300})
+            for (const std::int64_t minutes_later : {0LL, 20LL, 7 * 1440LL})
+                for (const bool date_only : {false, true})
+                    for (const bool located : {true, false}) {
+                        b.lat = kLat + dlat(metres_off);
+                        b.precision_m = precision;
+                        b.reported_ms = a.reported_ms + minutes_later * 60000;
+                        b.date_only = date_only;
+                        b.located = located;
+                        const auto full = cor::compare(a, b, s);
+                        cor::Evidence gap;
+                        cor::measure_gap(a, b, gap);
+                        CHECK(gap.distance_m == full.distance_m);
+                        CHECK(gap.sigma_m == full.sigma_m);
+                        CHECK(gap.minutes == full.minutes);
+                        ++checked;
+                    }
+    CHECK(checked == 96);
+    b.located = false;
+    cor::Evidence gap;
+    cor::measure_gap(a, b, gap);
+    CHECK(gap.distance_m < 0);  // unlocated: no distance, so never ruled out by one
+}
+
 TEST_CASE("evidence: a system's report offset widens sigma, so a caller 120 m off still matches", "[unit]") {
     cor::Settings s = settings();
     s.report_offset_m = {{"hotline12345", 80.0}};
