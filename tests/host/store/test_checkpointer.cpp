@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -50,6 +51,26 @@ DeadLetterRow dead_letter(const std::string& doc) {
     d.doc = doc;
     return d;
 }
+
+// A store whose own connection never checkpoints, and a checkpointer on it: only the
+// checkpointer copies the log.
+struct Checkpointed {
+    TempDir dir{"casehub-ckpt"};
+    fs::path db = dir.path / "hub.db";
+    std::unique_ptr<Store> store;
+    std::unique_ptr<Checkpointer> ck;
+
+    Checkpointed(Store::Sync sync, std::chrono::milliseconds period,
+                 std::chrono::milliseconds min_gap = std::chrono::milliseconds(0)) {
+        auto s = Store::open(db, sync);
+        REQUIRE(s);
+        store = std::move(*s);
+        REQUIRE(store->set_autocheckpoint_bytes(0));
+        auto c = Checkpointer::start(db, true, period, min_gap);
+        REQUIRE(c);
+        ck = std::move(*c);
+    }
+};
 }  // namespace
 
 TEST_CASE("store: a new store has 16 KiB pages, an old one keeps its own, and the autocheckpoint counts bytes", "[runtime]") {
@@ -94,27 +115,24 @@ TEST_CASE("store: a new store has 16 KiB pages, an old one keeps its own, and th
 }
 
 TEST_CASE("checkpointer: the log stays bounded while the writer never checkpoints, and commits reach the database", "[runtime]") {
-    TempDir dir("casehub-ckpt");
-    const fs::path db = dir.path / "hub.db";
-    auto store = Store::open(db, Store::Sync::full);
-    REQUIRE(store);
-    REQUIRE((*store)->set_autocheckpoint_bytes(0));  // only the checkpointer copies
-    auto ck = Checkpointer::start(db, true, std::chrono::milliseconds(20));
-    REQUIRE(ck);
+    Checkpointed c(Store::Sync::full, std::chrono::milliseconds(20));
+    auto& store = c.store;
+    auto& ck = c.ck;
+    const fs::path& db = c.db;
 
     // 200 commits of about 100 KB of dead letters each: 20 MB through the log.
     const std::string blob(100 * 1024, 'x');
     std::uintmax_t wal_max = 0;
     for (int i = 0; i < 200; ++i) {
-        REQUIRE((*store)->begin());
-        REQUIRE((*store)->add_dead_letter(dead_letter(blob)));
-        REQUIRE((*store)->commit());
-        (*ck)->poke();
+        REQUIRE(store->begin());
+        REQUIRE(store->add_dead_letter(dead_letter(blob)));
+        REQUIRE(store->commit());
+        ck->poke();
         if (i % 10 == 9) std::this_thread::sleep_for(std::chrono::milliseconds(30));  // the log restarts between bursts
         wal_max = std::max(wal_max, size_of(fs::path(db.string() + "-wal")));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    const auto stats = (*ck)->stats();
+    const auto stats = ck->stats();
     CHECK(stats.failures == 0);
     CHECK(stats.runs > 0);
     CHECK(stats.frames_copied * page_size_of(db) >= 200u * blob.size());  // every page of every commit, at least once
@@ -126,26 +144,22 @@ TEST_CASE("checkpointer: the log stays bounded while the writer never checkpoint
 }
 
 TEST_CASE("checkpointer: commits poked a millisecond apart share checkpoints, at most one per min_gap", "[runtime]") {
-    TempDir dir("casehub-ckpt");
-    const fs::path db = dir.path / "hub.db";
-    auto store = Store::open(db, Store::Sync::normal);
-    REQUIRE(store);
-    REQUIRE((*store)->set_autocheckpoint_bytes(0));
-    auto ck = Checkpointer::start(db, true, std::chrono::milliseconds(10000), std::chrono::milliseconds(50));
-    REQUIRE(ck);
+    Checkpointed c(Store::Sync::normal, std::chrono::milliseconds(10000), std::chrono::milliseconds(50));
+    auto& store = c.store;
+    auto& ck = c.ck;
     const auto t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < 150; ++i) {
-        REQUIRE((*store)->begin());
+        REQUIRE(store->begin());
         std::string cursor = "c";
         cursor += std::to_string(i);
-        REQUIRE((*store)->set_cursor("a", cursor));
-        REQUIRE((*store)->commit());
-        (*ck)->poke();
+        REQUIRE(store->set_cursor("a", cursor));
+        REQUIRE(store->commit());
+        ck->poke();
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
     std::this_thread::sleep_for(std::chrono::milliseconds(120));  // the last poke's checkpoint
-    const auto stats = (*ck)->stats();
+    const auto stats = ck->stats();
     INFO(ms << " ms of commits, " << stats.runs << " checkpoints");
     CHECK(stats.failures == 0);
     CHECK(stats.runs >= 2);
@@ -154,21 +168,18 @@ TEST_CASE("checkpointer: commits poked a millisecond apart share checkpoints, at
 }
 
 TEST_CASE("checkpointer: frames_copied counts each frame once, across runs on one log", "[runtime]") {
-    TempDir dir("casehub-ckpt");
-    const fs::path db = dir.path / "hub.db";
-    auto store = Store::open(db, Store::Sync::normal);
-    REQUIRE(store);
-    REQUIRE((*store)->set_autocheckpoint_bytes(0));
-    auto ck = Checkpointer::start(db, true, std::chrono::milliseconds(10000));
-    REQUIRE(ck);
+    Checkpointed c(Store::Sync::normal, std::chrono::milliseconds(10000));
+    auto& store = c.store;
+    auto& ck = c.ck;
+    const fs::path& db = c.db;
     auto runs_reach = [&](std::uint64_t n) {
-        for (int i = 0; i < 200 && (*ck)->stats().runs < n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        return (*ck)->stats().runs >= n;
+        for (int i = 0; i < 200 && ck->stats().runs < n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        return ck->stats().runs >= n;
     };
     auto commit_blob = [&] {
-        REQUIRE((*store)->begin());
-        REQUIRE((*store)->add_dead_letter(dead_letter(std::string(100 * 1024, 'x'))));
-        REQUIRE((*store)->commit());
+        REQUIRE(store->begin());
+        REQUIRE(store->add_dead_letter(dead_letter(std::string(100 * 1024, 'x'))));
+        REQUIRE(store->commit());
     };
     commit_blob();
     // A reader whose snapshot holds that commit's frames in the log: the log cannot start over
@@ -176,22 +187,22 @@ TEST_CASE("checkpointer: frames_copied counts each frame once, across runs on on
     sqlite3* r = nullptr;
     REQUIRE(sqlite3_open_v2(db.c_str(), &r, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
     REQUIRE(sqlite3_exec(r, "BEGIN; SELECT count(*) FROM dead_letters;", nullptr, nullptr, nullptr) == SQLITE_OK);
-    (*ck)->poke();
+    ck->poke();
     REQUIRE(runs_reach(1));
-    const auto first = (*ck)->stats().frames_copied;
+    const auto first = ck->stats().frames_copied;
     CHECK(first * page_size_of(db) >= 100u * 1024);
 
     commit_blob();
-    (*ck)->poke();
+    ck->poke();
     REQUIRE(runs_reach(2));
-    CHECK((*ck)->stats().frames_copied == first);  // nothing new: SQLite still reports the first run's frames
+    CHECK(ck->stats().frames_copied == first);  // nothing new: SQLite still reports the first run's frames
 
     sqlite3_exec(r, "COMMIT", nullptr, nullptr, nullptr);
     sqlite3_close(r);
-    (*ck)->poke();
+    ck->poke();
     REQUIRE(runs_reach(3));
-    const auto third = (*ck)->stats().frames_copied;
+    const auto third = ck->stats().frames_copied;
     CHECK(third > first);
     CHECK(third < 2 * first);  // the second commit's few frames, not the log's whole count again
-    CHECK((*ck)->stats().failures == 0);
+    CHECK(ck->stats().failures == 0);
 }
