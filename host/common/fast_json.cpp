@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <string>
 
 namespace casehub::host {
@@ -91,7 +92,9 @@ bool has_minus_zero_token(std::string_view text) {
 
 }  // namespace
 
-bool parse_json_fast(std::string_view text, nlohmann::json& out) {
+bool parse_json_fast(std::string_view text, nlohmann::json& out) { return parse_json_fast(text, out, {}); }
+
+bool parse_json_fast(std::string_view text, nlohmann::json& out, std::initializer_list<std::string_view> keys) {
     // One parser per thread, reused: its buffers grow to the largest document seen.
     thread_local simdjson::dom::parser parser;
     thread_local std::string padded;
@@ -100,9 +103,28 @@ bool parse_json_fast(std::string_view text, nlohmann::json& out) {
     element root;
     if (parser.parse(padded.data(), text.size(), false).get(root)) return false;
     Converter c;
-    if (!c.value(root, out)) return false;
+    if (keys.size() == 0 || root.type() != element_type::OBJECT) {
+        if (!c.value(root, out)) return false;
+    } else {
+        out = json::object();
+        auto& obj = *out.get_ptr<json::object_t*>();
+        for (const auto field : simdjson::dom::object(root)) {
+            if (std::find(keys.begin(), keys.end(), field.key) == keys.end()) continue;
+            if (!c.value(field.value, obj[std::string(field.key)])) return false;  // a repeated key: the last wins
+        }
+    }
     if (c.saw_zero && has_minus_zero_token(text)) return false;
     return true;
+}
+
+json parse_json_members(std::string_view text, std::initializer_list<std::string_view> keys) {
+    json out;
+    if (parse_json_fast(text, out, keys)) return out;
+    out = json::parse(text, nullptr, false);
+    if (keys.size() == 0 || !out.is_object()) return out;
+    for (auto it = out.begin(); it != out.end();)
+        it = std::find(keys.begin(), keys.end(), it.key()) == keys.end() ? out.erase(it) : std::next(it);
+    return out;
 }
 
 }  // namespace casehub::host

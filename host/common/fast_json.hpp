@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <initializer_list>
 #include <string_view>
 
 namespace casehub::host {
@@ -20,11 +21,20 @@ namespace casehub::host {
 // beyond simdjson's limit.
 bool parse_json_fast(std::string_view text, nlohmann::json& out);
 
+// The same, but when the text is an object only its members named in `keys` are converted and
+// kept (the others are checked as JSON, not built): a reader of a few members of a large
+// document. Empty `keys`: all of them.
+bool parse_json_fast(std::string_view text, nlohmann::json& out, std::initializer_list<std::string_view> keys);
+
 // parse_json_fast, else nlohmann::json::parse(text, nullptr, false): discarded when invalid.
 inline nlohmann::json parse_json(std::string_view text) {
     nlohmann::json out;
     if (!parse_json_fast(text, out)) out = nlohmann::json::parse(text, nullptr, false);
     return out;
 }
+
+// parse_json(text), keeping only the members named in `keys` when it is an object: what
+// parse_json gives with the other members erased.
+nlohmann::json parse_json_members(std::string_view text, std::initializer_list<std::string_view> keys);
 
 }  // namespace casehub::host

@@ -5,7 +5,8 @@
 //   - parse_json_fast never throws;
 //   - when it takes a text, nlohmann::json::parse takes it too and gives the same value with
 //     the same number types (floats bit for bit);
-//   - parse_json() (fast, else nlohmann) is nlohmann's verdict in every case.
+//   - parse_json() (fast, else nlohmann) is nlohmann's verdict in every case;
+//   - parse_json_members() is that verdict with the members not named erased.
 #include "common/fast_json.hpp"
 
 #include <casehub/sdk/record_check.hpp>
@@ -44,5 +45,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     json either;
     casehub::fuzz::never_throws(__FILE__, __LINE__, [&] { either = casehub::host::parse_json(text); });
     FUZZ_CHECK(valid ? casehub::test::json_identical(either, want) : either.is_discarded(), "parse_json is not nlohmann's verdict");
+    json some;
+    casehub::fuzz::never_throws(__FILE__, __LINE__, [&] { some = casehub::host::parse_json_members(text, {"a", "", "status"}); });
+    if (valid && want.is_object())
+        for (auto it = want.begin(); it != want.end();)
+            it = it.key() == "a" || it.key().empty() || it.key() == "status" ? std::next(it) : want.erase(it);
+    FUZZ_CHECK(valid ? casehub::test::json_identical(some, want) : some.is_discarded(),
+               "parse_json_members is not nlohmann's verdict with the other members erased");
     return 0;
 }

@@ -7,12 +7,14 @@
 #include <casehub/sdk/record_check.hpp>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 
 using casehub::host::parse_json;
 using casehub::host::parse_json_fast;
+using casehub::host::parse_json_members;
 using casehub::test::random_value;
 using nlohmann::json;
 
@@ -27,6 +29,30 @@ json reference(const std::string& text) {
     }
 }
 
+// The members the tests below keep: keys random_value() makes, and one with an escape.
+const std::initializer_list<std::string_view> kKeys = {"a", "", "长乐路88号", "status", "k\"ey"};
+
+// `j` with only the members named in kKeys when it is an object: what parse_json_members keeps.
+json only_keys(json j) {
+    if (!j.is_object()) return j;
+    for (auto it = j.begin(); it != j.end();)
+        it = std::find(kKeys.begin(), kKeys.end(), it.key()) == kKeys.end() ? j.erase(it) : std::next(it);
+    return j;
+}
+
+// The members-only reading of `text` against the whole reading, `want` (nlohmann's verdict).
+void members_agree(const std::string& text, const json& want) {
+    json got;
+    const bool fast = parse_json_fast(text, got, kKeys);
+    if (want.is_discarded()) {
+        CHECK_FALSE(fast);
+        CHECK(parse_json_members(text, kKeys).is_discarded());
+        return;
+    }
+    if (fast) CHECK(casehub::test::json_identical(got, only_keys(want)));
+    CHECK(casehub::test::json_identical(parse_json_members(text, kKeys), only_keys(want)));
+}
+
 // What the contract says, for one text; returns whether the fast path took it.
 bool agrees(const std::string& text) {
     if (casehub::sdk::nesting_exceeds(text, 1000)) {  // beyond simdjson's limit; not compared
@@ -38,6 +64,7 @@ bool agrees(const std::string& text) {
     json got;
     const bool fast = parse_json_fast(text, got);
     INFO("text: " << text);
+    members_agree(text, want);
     if (want.is_discarded()) {
         CHECK_FALSE(fast);  // nlohmann refuses it: so must the fast path
         CHECK(parse_json(text).is_discarded());
@@ -70,6 +97,27 @@ TEST_CASE("parse_json_fast: numbers, strings, keys and layouts as nlohmann reads
                                           R"("\ud800\u0041")", "\"bad \xff\"", "\"ctl \x01\"", "[1] [2]",
                                           "{\"a\":1}x", "// c\n{}", "NaN", "Infinity"};
     for (const auto& t : bad) CHECK_FALSE(agrees(t));
+}
+
+TEST_CASE("parse_json_members: only the named members of an object, each as parse_json reads it", "[unit]") {
+    json got;
+    REQUIRE(parse_json_fast(R"({"status":"new","times":{"a":1},"a":[1,{"b":2}],"z":{"deep":[1,2,3]}})", got, kKeys));
+    CHECK(got == json::parse(R"({"status":"new","a":[1,{"b":2}]})"));
+    // A repeated key: the last one wins, as in the whole reading; one not named is dropped even so.
+    CHECK(parse_json_members(R"({"a":1,"x":2,"a":3,"x":4})", kKeys) == json::parse(R"({"a":3})"));
+    // None of the keys: an empty object. Not an object: the whole value.
+    CHECK(parse_json_members(R"({"x":1})", kKeys) == json::object());
+    CHECK(parse_json_members("[1,2]", kKeys) == json::parse("[1,2]"));
+    // A member not converted is still read as JSON: a text nlohmann refuses is refused.
+    CHECK(parse_json_members(R"({"a":1,"x":[1,]})", kKeys).is_discarded());
+    // Declined by the fast path ("-0" anywhere): nlohmann reads it, and the same members are kept.
+    CHECK_FALSE(parse_json_fast(R"({"a":-0,"x":-0})", got, kKeys));
+    const json slow = parse_json_members(R"({"a":-0,"x":-0})", kKeys);
+    CHECK(slow.size() == 1);
+    CHECK(casehub::test::json_identical(slow["a"], json::parse("-0")));
+    // No keys: everything, as parse_json_fast(text, out).
+    REQUIRE(parse_json_fast(R"({"x":1,"y":[true]})", got, {}));
+    CHECK(got == json::parse(R"({"x":1,"y":[true]})"));
 }
 
 TEST_CASE("parse_json_fast: 20,000 random documents, compact, indented and ASCII-escaped", "[unit]") {
