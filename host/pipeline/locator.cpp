@@ -20,6 +20,15 @@ std::string str(const json& obj, const char* key) {
 double round6(double v) { return std::round(v * 1e6) / 1e6; }
 json or_null(const std::string& s) { return s.empty() ? json() : json(s); }
 
+// Objects are built member by member: an initializer list makes a two-element array of each
+// member first, which was a fifth of locate()'s instructions.
+json lon_lat(double lon, double lat) {
+    json::object_t o;
+    o.emplace("lat", round6(lat));
+    o.emplace("lon", round6(lon));
+    return json(std::move(o));
+}
+
 }  // namespace
 
 struct Locator::Impl {
@@ -52,16 +61,21 @@ Locator::Located Locator::locate(const json& rec) const {
     const json& src = rec["source"];
     const std::string address = str(in, "address");
     json& loc = out.location;
-    loc = {{"original", in.is_object() && in.contains("original") ? in["original"] : json()},
-           {"address", or_null(address)},
-           {"wgs84", nullptr}, {"method", "none"}, {"precision_m", nullptr}, {"source", nullptr},
-           {"street_code", nullptr}, {"community_code", nullptr}, {"grid_code", nullptr},
-           {"special_grids", json::array()}};
+    {
+        json::object_t o;
+        o.emplace("original", in.is_object() && in.contains("original") ? in["original"] : json());
+        o.emplace("address", or_null(address));
+        for (const char* k : {"wgs84", "precision_m", "source", "street_code", "community_code", "grid_code"})
+            o.emplace(k, nullptr);
+        o.emplace("method", "none");
+        o.emplace("special_grids", json::array());
+        loc = json(std::move(o));
+    }
     auto note = [&](const char* code, std::string message) {
         out.notes.push_back({{"code", code}, {"message", std::move(message)}});
     };
     auto put_point = [&](geo::LonLat p) {
-        loc["wgs84"] = {{"lon", round6(p.lon)}, {"lat", round6(p.lat)}};
+        loc["wgs84"] = lon_lat(p.lon, p.lat);
         auto pl = impl_->grid.place(p.lon, p.lat);
         if (!pl.inside_district) return false;
         loc["street_code"] = pl.street_code;
@@ -123,14 +137,17 @@ Locator::Located Locator::locate(const json& rec) const {
         if (auto c = impl_->grid.grid_centroid(source_grid)) {
             loc["method"] = "grid_code";
             loc["precision_m"] = c->second;
-            loc["wgs84"] = {{"lon", round6(c->first.lon)}, {"lat", round6(c->first.lat)}};
+            loc["wgs84"] = lon_lat(c->first.lon, c->first.lat);
             loc["grid_code"] = source_grid;
             loc["community_code"] = source_grid.substr(0, 12);
             loc["street_code"] = source_grid.substr(0, 9);
         }
     }
     if (loc["method"] != "none") {
-        loc["source"] = {{"system", src["system"]}, {"record_id", src["record_id"]}};
+        json::object_t o;
+        o.emplace("record_id", src["record_id"]);
+        o.emplace("system", src["system"]);
+        loc["source"] = json(std::move(o));
         return out;
     }
     // 4. No location: the street an operator filled in, if it names one of the 12 streets.
