@@ -212,7 +212,8 @@ Evidence compare(const Profile& a, const Profile& b, const Settings& s) {
 Result<Decision> Correlator::decide(Store& store, const json& rec, const Profile& p) const {
     Decision d;
     const std::string self = key(p.system, p.record_id);
-    d.detail = {{"record", self}};
+    d.detail = json::object();
+    d.detail.get_ref<json::object_t&>().emplace("record", self);
 
     // 1. Explicit links, both ways: this record names another, or another named this one.
     std::vector<std::pair<std::string, json>> linked;  // case_id, link

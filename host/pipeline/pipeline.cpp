@@ -47,6 +47,14 @@ bool is_street(std::string_view s) {
 
 double round6(double v) { return std::round(v * 1e6) / 1e6; }
 
+// {"from": a, "to": b}, member by member (an initializer list builds an array per member first).
+json from_to(std::string_view a, std::string_view b) {
+    json::object_t o;
+    o.emplace("from", a);
+    o.emplace("to", b);
+    return json(std::move(o));
+}
+
 std::string day_of(std::int64_t ms) {  // YYYYMMDD in +08:00
     std::string t = sdk::format_rfc3339_beijing(ms);
     return t.substr(0, 4) + t.substr(5, 2) + t.substr(8, 2);
@@ -302,7 +310,9 @@ Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::str
 
     const std::string self = system + ":" + record_id;
     Locator::Located& where = prepared.where;
-    json detail = {{"record", self}, {"version", version}};
+    json detail = json::object();
+    detail.get_ref<json::object_t&>().emplace("record", self);
+    detail.get_ref<json::object_t&>().emplace("version", version);
     if (!where.notes.empty()) detail["location"] = where.notes;
 
     std::string case_id, type;
@@ -330,10 +340,10 @@ Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::str
         const auto p = parse_status((*prior)->status).value_or(Status::new_);
         k.st = apply_source_change(k.st, p, x, L.statuses());
         detail["move"] = to_string(classify(p, x));
-        detail["source_status"] = {{"from", to_string(p)}, {"to", to_string(x)}};
+        detail["source_status"] = from_to(to_string(p), to_string(x));
         if (k.st.status != before) {
             type = "status_changed";
-            detail["status"] = {{"from", to_string(before)}, {"to", to_string(k.st.status)}};
+            detail["status"] = from_to(to_string(before), to_string(k.st.status));
         } else {
             type = "updated";
         }
@@ -356,7 +366,7 @@ Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::str
             const Status before = k.st.status;
             k.st = apply_source_change(k.st, std::nullopt, x, L.statuses());
             type = "joined";
-            if (k.st.status != before) detail["status"] = {{"from", to_string(before)}, {"to", to_string(k.st.status)}};
+            if (k.st.status != before) detail["status"] = from_to(to_string(before), to_string(k.st.status));
         } else {
             auto id = store.next_case_id(day_of(now_ms));
             if (!id) return id.error();
