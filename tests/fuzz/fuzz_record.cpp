@@ -187,5 +187,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     check_once(bytes, {});
     check_once(bytes, {&systems, &categories});
+
+    // A parser hook (here nlohmann without exceptions; the hub's is simdjson) changes no verdict:
+    // a text it takes skips the UTF-8 pass, one it declines takes the same way as without it.
+    casehub::sdk::RecordCheckOptions hooked{&systems, &categories};
+    hooked.parse = [](std::string_view t, json& out) {
+        out = json::parse(t.begin(), t.end(), nullptr, false);
+        return !out.is_discarded();
+    };
+    std::optional<RecordFault> plain, fast;
+    FUZZ_NEVER_THROWS([&] { plain = casehub::sdk::check_record(bytes, {&systems, &categories}); });
+    FUZZ_NEVER_THROWS([&] { fast = casehub::sdk::check_record(bytes, hooked); });
+    FUZZ_CHECK(same(plain, fast), describe(plain) + " vs " + describe(fast) + " (with a parser hook)");
     return 0;
 }

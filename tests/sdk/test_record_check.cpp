@@ -970,6 +970,44 @@ TEST_CASE("record: messages name the field and the problem on one line", "[unit]
     CHECK(f->message.size() < 600);  // long values are cut
 }
 
+TEST_CASE("record: a parser hook gives the same faults, and the same messages, as nlohmann alone", "[unit][record][utf8]") {
+    // A hook as the contract wants it: nlohmann's value, or false. The hub's is simdjson's; a
+    // text the hook takes is not checked for UTF-8 again, a text it declines is.
+    RecordCheckOptions hooked;
+    int taken = 0;
+    static int* counter = nullptr;
+    counter = &taken;
+    hooked.parse = [](std::string_view t, json& out) {
+        out = json::parse(t.begin(), t.end(), nullptr, false);
+        if (out.is_discarded()) return false;
+        ++*counter;
+        return true;
+    };
+    std::vector<std::string> texts = {example_61, "{}", "[]", "\"x\"", "{\"a\":", "{\"a\": 1e999}",
+                                      std::string(70, '[') + std::string(70, ']'),
+                                      "{\"a\":" + std::string(65, '[') + std::string(65, ']') + "}",
+                                      // nlohmann stops at a NUL: what follows one is still checked for UTF-8
+                                      std::string("{} \0\0\xE2\xE2", 7), std::string("{} \0abc", 7)};
+    for (const char* b : {"\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xFF", "\xE4\xB8"}) {
+        std::string bad = example_61;
+        bad.replace(bad.find("暴露垃圾约"), 0, b);
+        texts.push_back(bad);
+        // Invalid and too deep: the UTF-8 fault comes first, with or without the hook.
+        texts.push_back("{\"x\":\"" + std::string(b) + "\",\"y\":" + std::string(65, '[') + std::string(65, ']') + "}");
+    }
+    for (const auto& t : texts) {
+        INFO("text " << json(t).dump(-1, ' ', true, json::error_handler_t::replace).substr(0, 200));
+        const auto plain = check_record(std::string_view(t));
+        const auto fast = check_record(std::string_view(t), hooked);
+        REQUIRE(plain.has_value() == fast.has_value());
+        if (!plain) continue;
+        CHECK(plain->reason == fast->reason);
+        CHECK(plain->path == fast->path);
+        CHECK(plain->message == fast->message);
+    }
+    CHECK(taken >= 3);  // the hook did parse the good ones (example_61, {}, []...)
+}
+
 TEST_CASE("record: nesting deeper than 64 levels is not_json, before anything recurses", "[unit]") {
     std::string deep = R"({"schema":"casehub.record/1","location":{"original":)" + std::string(100000, '[') +
                        std::string(100000, ']') + "}}";
