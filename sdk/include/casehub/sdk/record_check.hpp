@@ -915,8 +915,8 @@ inline std::optional<RecordFault> parse_and_check_record(std::string_view bytes,
         // A parser that takes a text without NUL bytes vouches for its UTF-8: it must give
         // nlohmann's value, and nlohmann reads such a text to its end and refuses any ill-formed
         // sequence. (It stops at a NUL, so bytes after one are checked here, as before.) So the
-        // byte-by-byte check below, a sixth of this function, is left for the other texts, and
-        // the faults are the same.
+        // byte-by-byte check below, about a tenth of this function, is left for the other
+        // texts, and the faults are the same.
         const bool vouched = shallow && opts.parse && bytes.find('\0') == std::string_view::npos &&
                              opts.parse(bytes, doc);
         if (!vouched) {
