@@ -931,7 +931,9 @@ struct ReplayServer::Impl {
         std::string sql = std::string(kCaseColumns) + " WHERE case_id > ?";
         if (!r.include_closed) sql += " AND casehub_is_open(status)";
         if (r.changed_since) {
-            sql += " AND seq > ?";
+            auto clause = changed_since_clause(*db, clamp_i64(*r.changed_since), r.limit);
+            if (!clause) return clause.error();
+            sql += *clause;
             binds.emplace_back(clamp_i64(*r.changed_since));
         }
         sql += filter_sql(r.filter, binds) + " ORDER BY case_id LIMIT ?";

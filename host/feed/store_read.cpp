@@ -170,4 +170,17 @@ CaseState read_case(sqlite3_stmt* s) {
     return c;
 }
 
+Result<std::string_view> changed_since_clause(ReadDb& db, std::int64_t since, std::uint32_t limit) {
+    const std::int64_t bound = kChangedFewPages * (static_cast<std::int64_t>(limit) + 1);
+    std::int64_t n = 0;
+    auto q = db.query("SELECT count(*) FROM (SELECT 1 FROM cases WHERE seq > ? LIMIT ?)", {since, bound},
+                      [&](sqlite3_stmt* s) {
+                          n = sqlite3_column_int64(s, 0);
+                          return false;
+                      });
+    if (!q) return q.error();
+    if (n < bound) return std::string_view(" AND case_id IN (SELECT case_id FROM cases WHERE seq > ?)");
+    return std::string_view(" AND seq > ?");
+}
+
 }  // namespace casehub::host

@@ -75,4 +75,12 @@ wire::EventFields event_fields(sqlite3_stmt* s);
 extern const char* const kCaseColumns;  // "SELECT <the case columns> FROM cases"
 CaseState read_case(sqlite3_stmt* s);
 
+// The condition, on `cases`, for "changed after seq `since`" in a snapshot page of `limit`
+// cases; it takes one bind, `since`. When at most a few pages' worth of cases changed (counted
+// along case_rows_seq, at most that many) it looks them up by id, so an incremental export of a
+// big store does not read every case in id order to find them; otherwise it tests each case
+// read. Both return the same rows.
+inline constexpr std::int64_t kChangedFewPages = 4;
+Result<std::string_view> changed_since_clause(ReadDb& db, std::int64_t since, std::uint32_t limit);
+
 }  // namespace casehub::host

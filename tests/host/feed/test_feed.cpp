@@ -3,7 +3,9 @@
 // then publishes them and sends heartbeats, exactly as casehubd does.
 #include "common/json_dump.hpp"
 #include "feed/feed.hpp"
+#include "feed/store_read.hpp"
 #include "feed/wire.hpp"
+#include "store/store.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -837,6 +839,80 @@ TEST_CASE("snapshot: the open cases, consistent with one seq, while the hub writ
         REQUIRE_FALSE(missing.ok());
         CHECK(missing.error().message == "snapshot endpoint " + fx.snap_ep + ": case \"C19990101-000000\" not found");
     }
+}
+
+// Every page of a `changed_since` snapshot, `limit` at a time, and the condition it was planned with.
+std::map<std::string, std::uint64_t> changed_pages(ReplayClient& rc, std::uint64_t since, std::uint32_t limit,
+                                                   bool include_closed) {
+    std::map<std::string, std::uint64_t> got;
+    std::string after;
+    for (int i = 0; i < 1000; ++i) {
+        json req = {{"op", "snapshot"}, {"limit", limit}, {"include_closed", include_closed}, {"changed_since", since}};
+        if (!after.empty()) req["after"] = after;
+        auto p = rc.request(req, 2s);
+        REQUIRE(p.ok());
+        for (const auto& c : p->cases) CHECK(got.emplace(c.case_id, c.seq).second);
+        if (!p->cases.empty()) after = p->cases.back().case_id;
+        if (!p->end["more"].get<bool>()) break;
+    }
+    return got;
+}
+
+TEST_CASE("snapshot changed_since: few changed cases are looked up along seq, many tested in id order; the same cases",
+          "[integration]") {
+    Fixture fx;
+    fx.store->append(600);
+    ReplayClient rc(fx.ctx, fx.snap_ep);
+    auto db = ReadDb::open(fx.dir.path / "casehub.db", "test");
+    REQUIRE(db.ok());
+    const auto all = fx.store->events();
+    const auto head = fx.store->head();
+    const std::string_view few = " AND case_id IN (SELECT case_id FROM cases WHERE seq > ?)";
+    const std::string_view many = " AND seq > ?";
+
+    // limit 5: up to kChangedFewPages * 6 = 24 changed cases are "few".
+    for (std::uint64_t back : {0, 1, 3, 20, 60, 300, 600}) {
+        const std::uint64_t since = head - back;
+        std::set<std::string> changed;
+        for (const auto& e : all)
+            if (e.seq > since) changed.insert(e.case_id);
+        auto clause = changed_since_clause(**db, static_cast<std::int64_t>(since), 5);
+        REQUIRE(clause.ok());
+        INFO(back << " events back, " << changed.size() << " cases changed");
+        CHECK(*clause == (changed.size() < 24 ? few : many));
+        for (bool include_closed : {true, false}) {
+            std::map<std::string, std::uint64_t> want;
+            std::map<std::string, std::pair<std::uint64_t, std::string>> state;
+            for (const auto& e : all) state[e.case_id] = {e.seq, e.status};
+            for (const auto& [id, st] : state)
+                if (changed.count(id) && (include_closed || is_open_status(st.second))) want[id] = st.first;
+            CHECK(changed_pages(rc, since, 5, include_closed) == want);
+        }
+    }
+    CHECK(*changed_since_clause(**db, 0, 10000) == few);     // 600 events, fewer cases than 4 pages
+    CHECK(*changed_since_clause(**db, 0, 0) == many);        // the bound is 4 cases
+
+    // On the hub's own schema the "few" condition is a search of case_rows_seq, not a read of
+    // every case in id order (EXPLAIN QUERY PLAN; the store is empty: without ANALYZE the
+    // planner does not look at the data).
+    TempDir real;
+    REQUIRE(Store::open(real.path / "casehub.db", Store::Sync::normal).ok());
+    auto rdb = ReadDb::open(real.path / "casehub.db", "test");
+    REQUIRE(rdb.ok());
+    REQUIRE(*changed_since_clause(**rdb, 0, 100) == few);
+    std::string plan;
+    auto q = (*rdb)->query("EXPLAIN QUERY PLAN " + std::string(kCaseColumns) + " WHERE case_id > ?" + std::string(few) +
+                               " ORDER BY case_id LIMIT ?",
+                           {std::string(), std::int64_t{0}, std::int64_t{101}}, [&](sqlite3_stmt* s) {
+                               plan += reinterpret_cast<const char*>(sqlite3_column_text(s, 3));
+                               plan += "\n";
+                               return true;
+                           });
+    REQUIRE(q.ok());
+    INFO(plan);
+    CHECK(plan.find("USING INDEX case_rows_seq (seq>?)") != std::string::npos);
+    CHECK(plan.find("(case_id=?)") != std::string::npos);
+    CHECK(plan.find("SCAN") == std::string::npos);
 }
 
 TEST_CASE("feed client: replay then live with no gap and no duplicate while the hub publishes", "[integration]") {
