@@ -482,6 +482,10 @@ void Hub::commit_pending() {
         oldest_pending_ = mono_ms() + 500;
     };
     if (auto r = store_->begin(); !r) return fail(r.error().message);
+    // Back to the prepare worker a few at a time: no more than a few dozen trees wait to be
+    // destroyed, where a commit holds up to max_batch_records.
+    constexpr std::size_t kRecycleRecords = 32;
+    std::vector<Pipeline::Prepared> spent;
     for (auto& p : pending_) {
         Counters& c = counts[p.adapter];
         for (std::size_t i = 0; i < p.batch.records.size(); ++i) {
@@ -491,8 +495,12 @@ void Hub::commit_pending() {
             // meanwhile. The check is an atomic load while nothing is done.
             finish_durable();
             auto r = pipeline_->apply(*store_, p.batch.adapter, p.batch.records[i], p.prepared->take(i),
-                                      p.batch.cursor.value_or(""), now, events, c);
+                                      p.batch.cursor.value_or(""), now, events, c, nullptr, &spent);
             if (!r) return fail(r.error().message);
+            if (spent.size() >= kRecycleRecords) {
+                preparer_->recycle(std::move(spent));
+                spent.clear();
+            }
         }
         for (const auto& l : p.batch.letters) {
             DeadLetterRow d;
@@ -516,6 +524,7 @@ void Hub::commit_pending() {
     if (auto r = store_->commit(); !r) return fail(r.error().message);
 
     checkpointer_->poke();
+    preparer_->recycle(std::move(spent));
     commit_us_total_ += std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
     ++commit_count_;
     Committed done;

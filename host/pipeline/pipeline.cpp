@@ -268,7 +268,7 @@ Pipeline::Prepared Pipeline::prepare(std::string_view bytes) const {
 
 Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::string_view bytes, Prepared prepared,
                                 std::string_view cursor, std::int64_t now_ms, std::vector<EventRow>& events,
-                                Counters& counters, std::string* fault_out) {
+                                Counters& counters, std::string* fault_out, std::vector<Prepared>* spent) {
     ++counters.records_in;
     json& rec = prepared.rec;
     if (const auto& fault = prepared.fault) {
@@ -397,6 +397,12 @@ Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::str
     SourceRow sr{case_id, version, form_name(form), sha, added["status"], added["status_native"]};
     if (auto r = store.put_source(system, record_id, sr, adapter, bytes, now_ms); !r) return r.error();
     events.push_back(std::move(*ev));
+    if (spent) {
+        Prepared& s = spent->emplace_back();
+        s.rec = std::move(L.records.back());
+        s.where = std::move(L.where.back());
+        s.profile = std::move(prepared.profile);
+    }
     ++counters.applied;
     if (same_version_changed) {
         ++counters.same_version_changed;

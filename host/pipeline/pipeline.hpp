@@ -62,9 +62,12 @@ public:
         return apply(store, adapter, bytes, prepare(bytes), cursor, now_ms, events, counters, fault_out);
     }
     // The same, with `prepared` = prepare(bytes) done beforehand.
+    // `spent`, when given, receives what prepare() built for an applied record, to be destroyed
+    // by the thread that allocated it (Preparer::recycle).
     Result<Outcome> apply(Store& store, std::string_view adapter, std::string_view bytes, Prepared prepared,
                           std::string_view cursor, std::int64_t now_ms, std::vector<EventRow>& events,
-                          Counters& counters, std::string* fault_out = nullptr);
+                          Counters& counters, std::string* fault_out = nullptr,
+                          std::vector<Prepared>* spent = nullptr);
 
     // Operator overrides (case-model §3.2, rule 8). `by` and `note` are written on the events.
     // Input errors (unknown case, a record not in the case...) come back as errors whose

@@ -4,6 +4,14 @@
 // Batches are prepared in the order they are submitted. The intake thread takes each record as
 // soon as it is ready, not the whole batch, so under load the two threads overlap record by
 // record: while one record is applied, the next ones are being parsed.
+//
+// What the worker built (each record's JSON tree, about a hundred allocations) comes back to it
+// once applied (recycle), and the worker destroys it, two for each record it prepares, or all
+// when it is idle. Destroyed on the applying thread, the trees cost that thread, the hub's bound,
+// 8-12 % of its time, and each block went back to the worker's heap as a cross-thread free, which
+// mimalloc collects by walking a list through memory the other core wrote last: a quarter of the
+// worker's time. Destroying them here costs the worker about what that walk did
+// (docs/performance.md, twelfth round).
 #pragma once
 
 #include "pipeline/pipeline.hpp"
@@ -51,13 +59,31 @@ public:
     // `records` must stay valid until every one is taken (or the Preparer is destroyed).
     std::shared_ptr<Batch> submit(std::vector<std::string_view> records);
 
+    // Hands back what the worker prepared, once applied, for the worker to destroy. Without a
+    // worker it is destroyed here.
+    void recycle(std::vector<Pipeline::Prepared> spent);
+    // How many recycled records the worker has not destroyed yet.
+    std::size_t recycled_pending() const { return recycled_pending_.load(std::memory_order_relaxed); }
+
 private:
     void run();
+    // The worker's own: what it took from spent_ and has not destroyed yet.
+    class Graveyard {
+    public:
+        void take(std::vector<std::vector<Pipeline::Prepared>>& from, std::atomic<bool>& waiting);
+        std::size_t destroy(std::size_t n);  // the number destroyed
+    private:
+        std::deque<std::vector<Pipeline::Prepared>> sets_;
+        std::size_t next_ = 0;  // in sets_.front()
+    };
 
     const Pipeline& pipeline_;
     std::mutex lock_;
     std::condition_variable wake_;
     std::deque<std::shared_ptr<Batch>> queue_;  // guarded by lock_
+    std::vector<std::vector<Pipeline::Prepared>> spent_;  // guarded by lock_
+    std::atomic<std::size_t> recycled_pending_{0};
+    std::atomic<bool> spent_waiting_{false};  // spent_ is not empty (a hint, read without lock_)
     bool stop_ = false;                         // guarded by lock_
     std::thread thread_;  // last: started once everything above exists
 };

@@ -225,6 +225,47 @@ TEST_CASE("pipeline: the §6.1 record is applied as one new case with one create
     CHECK(hub.counters.dead_lettered == 0);
 }
 
+TEST_CASE("pipeline: an applied record's prepared tree is handed back when asked, the events the same", "[unit]") {
+    Hub with, without;
+    std::vector<Pipeline::Prepared> spent;
+    json r = example61();
+    for (int k = 0; k < 3; ++k) {
+        if (k == 1) r["source"]["version"] = "2026-03-09T09:30:00+08:00";  // an update
+        if (k == 2) r["source"]["record_id"] = "OTHER-1";                    // new to the hub
+        const std::string bytes = r.dump();
+        for (Hub* h : {&with, &without}) {
+            REQUIRE(h->store->begin());
+            auto o = h->pipeline.apply(*h->store, "dcm-main", bytes, h->pipeline.prepare(bytes), "c", h->now,
+                                       h->events, h->counters, nullptr, h == &with ? &spent : nullptr);
+            REQUIRE(o.ok());
+            CHECK(*o == Outcome::applied);
+            REQUIRE(h->store->commit());
+            h->now += 1000;
+        }
+        REQUIRE(spent.size() == static_cast<std::size_t>(k + 1));
+        CHECK(spent.back().rec == json::parse(bytes));
+        CHECK(spent.back().where.location == with.case_doc(with.case_of("dcm", r["source"]["record_id"]))["location"]);
+        const auto fresh = with.pipeline.prepare(bytes).profile;
+        CHECK_FALSE(fresh.text.empty());
+        CHECK(spent.back().profile.text == fresh.text);
+        CHECK(spent.back().profile.reported_ms == fresh.reported_ms);
+    }
+    REQUIRE(with.events.size() == without.events.size());
+    for (std::size_t i = 0; i < with.events.size(); ++i) {
+        CHECK(with.events[i].doc == without.events[i].doc);
+        CHECK(with.events[i].detail == without.events[i].detail);
+    }
+    // A duplicate is not applied: nothing handed back.
+    REQUIRE(with.store->begin());
+    const std::string bytes = r.dump();
+    auto o = with.pipeline.apply(*with.store, "dcm-main", bytes, with.pipeline.prepare(bytes), "c", with.now,
+                                 with.events, with.counters, nullptr, &spent);
+    REQUIRE(o.ok());
+    CHECK(*o == Outcome::duplicate);
+    REQUIRE(with.store->commit());
+    CHECK(spent.size() == 3);
+}
+
 TEST_CASE("pipeline: the case id carries the creation date in +08:00, with a daily serial", "[unit]") {
     Hub hub;
     hub.now = ms("2026-03-09T23:30:00+08:00");

@@ -11,9 +11,11 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 using casehub::host::Categories;
@@ -146,4 +148,35 @@ TEST_CASE("preparer: destroyed with batches submitted and not taken, it finishes
     }
     // The last batch outlives its Preparer, complete: taking from it does not wait.
     for (std::size_t i = 0; i < kept->size(); ++i) check_same(kept->take(i), pipeline.prepare(recs[500 + i]));
+}
+
+TEST_CASE("preparer: records handed back are destroyed by the worker, two per record prepared, the rest once idle", "[unit]") {
+    const Pipeline pipeline = make_pipeline();
+    const auto recs = records(40);
+    Preparer prep(pipeline, true);
+    std::vector<Pipeline::Prepared> spent;
+    for (std::size_t i = 0; i < 30; ++i) spent.push_back(pipeline.prepare(recs[i]));
+    prep.recycle(std::move(spent));
+    CHECK(prep.recycled_pending() == 30);
+
+    auto b = prep.submit(views(recs, 30, 40));
+    for (std::size_t i = 0; i < b->size(); ++i) check_same(b->take(i), pipeline.prepare(recs[30 + i]));
+    CHECK(prep.recycled_pending() == 10);  // 2 before each of the 10 records
+
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (prep.recycled_pending() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(prep.recycled_pending() == 0);
+    prep.recycle({});
+    CHECK(prep.recycled_pending() == 0);
+}
+
+TEST_CASE("preparer: without a worker, records handed back are destroyed at once", "[unit]") {
+    const Pipeline pipeline = make_pipeline();
+    const auto recs = records(5);
+    Preparer prep(pipeline, false);
+    std::vector<Pipeline::Prepared> spent;
+    for (const auto& r : recs) spent.push_back(pipeline.prepare(r));
+    prep.recycle(std::move(spent));
+    CHECK(prep.recycled_pending() == 0);
 }
