@@ -150,7 +150,46 @@ std::string_view text_of(const json& v) {
     return v.is_string() ? std::string_view(v.get_ref<const std::string&>()) : std::string_view();
 }
 
+// The member's entry in `sources`.
+void put_source(json_dump_detail::Writer& w, const json& rec) {
+    const json& src = field(rec, "source");
+    ObjectText so(w);
+    so.value("raw_sha256", field(rec, "raw_sha256"));
+    so.value("received_at", field(src, "received_at"));
+    so.value("record_id", field(src, "record_id"));
+    so.value("status", field(rec, "status"));
+    so.value("status_native", field(rec, "status_native"));
+    so.value("system", field(src, "system"));
+    so.value("version", field(src, "version"));
+}
+
+const MemberText* ready(const CaseMember& m) { return m.text && m.text->ready ? m.text : nullptr; }
+
 }  // namespace
+
+MemberText member_text(const json& rec, const Locator::Located& where) {
+    MemberText t;
+    t.text.reserve(2048);
+    {
+        json_dump_detail::Writer w(t.text);  // sizes t.text when it goes
+        auto ends = [&](MemberText::Part p) { t.end[p] = static_cast<std::uint32_t>(w.size()); };
+        put_json(w, field(rec, "category"), json::error_handler_t::strict);
+        ends(MemberText::category);
+        put_json(w, field(rec, "description"), json::error_handler_t::strict);
+        ends(MemberText::description);
+        put_json(w, field(rec, "reporter"), json::error_handler_t::strict);
+        ends(MemberText::reporter);
+        if (const json& parties = field(rec, "parties"); parties.is_array())
+            put_json(w, parties, json::error_handler_t::strict);
+        ends(MemberText::parties);
+        put_json(w, where.location, json::error_handler_t::strict);
+        ends(MemberText::location);
+        put_source(w, rec);
+        ends(MemberText::source);
+    }
+    t.ready = true;
+    return t;
+}
 
 std::size_t primary_member(const std::vector<CaseMember>& ms) {
     std::size_t best = 0;
@@ -339,25 +378,31 @@ ComposedCase compose_case(const std::vector<CaseMember>& ms, const ComposeInput&
         o.value("appeal_type", *appeal_type);
         o.array("attachments", attachments);
         o.string("case_id", st.case_id);
-        o.value("category", field(p, "category"));
+        const MemberText* pt = ready(pm);
+        if (pt) o.literal("category", pt->part(MemberText::category));
+        else o.value("category", field(p, "category"));
         o.value("channel", field(p, "channel"));
         if (st.status.closed_by) o.string("closed_by", *st.status.closed_by);
         else o.literal("closed_by", "null");
         o.literal("confidentiality", internal ? "\"internal\"" : "\"public\"");
         o.string("created_at", st.created_at);
-        o.value("description", field(p, "description"));
+        if (pt) o.literal("description", pt->part(MemberText::description));
+        else o.value("description", field(p, "description"));
         o.literal("escalation_level", street_level ? "\"street\"" : "\"district\"");
         o.value("kind", field(p, "kind"));
         o.array("links", links);
-        o.value("location", *loc);
+        if (const MemberText* lt = ready(located); lt && loc == &located.where->location) o.literal("location", lt->part(MemberText::location));
+        else o.value("location", *loc);
         if (st.merged_from) o.value("merged_from", *st.merged_from);
         else o.literal("merged_from", "[]");
         o.literal("merged_into", "null");
-        if (parties.is_array()) o.value("parties", parties);
-        else o.literal("parties", "[]");
+        if (!parties.is_array()) o.literal("parties", "[]");
+        else if (pt) o.literal("parties", pt->part(MemberText::parties));
+        else o.value("parties", parties);
         o.string("priority", priority);
         o.integer("reopen_count", st.status.reopen_count);
-        o.value("reporter", field(p, "reporter"));
+        if (pt) o.literal("reporter", pt->part(MemberText::reporter));
+        else o.value("reporter", field(p, "reporter"));
         o.value("responsible", responsible);
         o.value("satisfaction", *satisfaction);
         o.literal("schema", "\"casehub.case/1\"");
@@ -367,16 +412,8 @@ ComposedCase compose_case(const std::vector<CaseMember>& ms, const ComposeInput&
             sw.put('[');
             for (std::size_t i = 0; i < ms.size(); ++i) {
                 if (i) sw.put(',');
-                const json& rec = *ms[i].record;
-                const json& src = field(rec, "source");
-                ObjectText so(sw);
-                so.value("raw_sha256", field(rec, "raw_sha256"));
-                so.value("received_at", field(src, "received_at"));
-                so.value("record_id", field(src, "record_id"));
-                so.value("status", field(rec, "status"));
-                so.value("status_native", field(rec, "status_native"));
-                so.value("system", field(src, "system"));
-                so.value("version", field(src, "version"));
+                if (const MemberText* t = ready(ms[i])) sw.put(t->part(MemberText::source));
+                else put_source(sw, *ms[i].record);
             }
             sw.put(']');
         }

@@ -10,14 +10,31 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace casehub::host {
+
+// A record's values as compose_case writes them into a case document, serialised ahead (by
+// the prepare worker, so that the intake thread, the hub's bound, only copies them). Not ready:
+// compose_case serialises the values itself.
+struct MemberText {
+    enum Part { category, description, reporter, parties, location, source, kParts };
+    std::string text;                 // the parts, one after the other (parties "" unless an array)
+    std::uint32_t end[kParts] = {};   // where each part ends in text
+    bool ready = false;
+    std::string_view part(Part p) const {
+        const std::uint32_t begin = p == 0 ? 0 : end[p - 1];
+        return std::string_view(text).substr(begin, end[p] - begin);
+    }
+};
+MemberText member_text(const nlohmann::json& record, const Locator::Located& where);
 
 struct CaseMember {
     const nlohmann::json* record;      // a valid casehub.record/1 (its latest version)
     const Locator::Located* where;     // that record located
     const Category* category;
+    const MemberText* text = nullptr;  // member_text(*record, *where), when at hand
 };
 
 struct ComposeInput {

@@ -143,6 +143,7 @@ struct Pipeline::Loaded {
     std::vector<Locator::Located> where;
     std::vector<const Category*> cats;
     std::vector<std::string> keys;  // system:record_id
+    std::vector<MemberText> texts;  // ready for the record just prepared, not for those read back
 
     std::vector<Status> statuses() const {
         std::vector<Status> out;
@@ -151,21 +152,23 @@ struct Pipeline::Loaded {
     }
     std::vector<CaseMember> members() const {
         std::vector<CaseMember> out;
-        for (std::size_t i = 0; i < records.size(); ++i) out.push_back({&records[i], &where[i], cats[i]});
+        for (std::size_t i = 0; i < records.size(); ++i) out.push_back({&records[i], &where[i], cats[i], &texts[i]});
         return out;
     }
-    void add(json rec, Locator::Located w, const Category* c) {
+    void add(json rec, Locator::Located w, const Category* c, MemberText text = {}) {
         const json& src = rec["source"];
         keys.push_back(src["system"].get<std::string>() + ":" + src["record_id"].get<std::string>());
         records.push_back(std::move(rec));
         where.push_back(std::move(w));
         cats.push_back(c);
+        texts.push_back(std::move(text));
     }
     void remove(std::size_t i) {
         records.erase(records.begin() + static_cast<std::ptrdiff_t>(i));
         where.erase(where.begin() + static_cast<std::ptrdiff_t>(i));
         cats.erase(cats.begin() + static_cast<std::ptrdiff_t>(i));
         keys.erase(keys.begin() + static_cast<std::ptrdiff_t>(i));
+        texts.erase(texts.begin() + static_cast<std::ptrdiff_t>(i));
     }
     std::ptrdiff_t find(const std::string& key) const {
         for (std::size_t i = 0; i < keys.size(); ++i)
@@ -263,6 +266,13 @@ Pipeline::Prepared Pipeline::prepare(std::string_view bytes) const {
     p.cat = categories_.find(p.rec["category"]["code"].get<std::string>());
     p.where = locator_ ? locator_->locate(p.rec) : simple_location(p.rec);
     p.profile = correlate::make_profile(p.rec, p.where.location, *p.cat, correlator_.settings());
+    try {
+        p.text = member_text(p.rec, p.where);
+    } catch (const json::exception&) {
+        // Not on a checked record (its text is valid UTF-8). Were it to happen, compose_case
+        // serialises the values itself, on the applying thread, as it did before.
+        p.text = {};
+    }
     return p;
 }
 
@@ -335,7 +345,7 @@ Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::str
         if (!opened) return opened.error();
         const auto at = L.find(self);
         if (at >= 0) L.remove(static_cast<std::size_t>(at));
-        L.add(std::move(rec), std::move(where), cat);  // rec is L.records.back() from here
+        L.add(std::move(rec), std::move(where), cat, std::move(prepared.text));  // rec is L.records.back() from here
         const Status before = k.st.status;
         const auto p = parse_status((*prior)->status).value_or(Status::new_);
         k.st = apply_source_change(k.st, p, x, L.statuses());
@@ -362,7 +372,7 @@ Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::str
         }
         if (joined) {
             case_id = *decision->join;
-            L.add(std::move(rec), std::move(where), cat);  // rec is L.records.back() from here
+            L.add(std::move(rec), std::move(where), cat, std::move(prepared.text));  // rec is L.records.back() from here
             const Status before = k.st.status;
             k.st = apply_source_change(k.st, std::nullopt, x, L.statuses());
             type = "joined";
@@ -371,7 +381,7 @@ Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::str
             auto id = store.next_case_id(day_of(now_ms));
             if (!id) return id.error();
             case_id = *id;
-            L.add(std::move(rec), std::move(where), cat);  // rec is L.records.back() from here
+            L.add(std::move(rec), std::move(where), cat, std::move(prepared.text));  // rec is L.records.back() from here
             k.st = recompute({x}, 0);
             type = "created";
             if (decision->related)
@@ -402,6 +412,7 @@ Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::str
         s.rec = std::move(L.records.back());
         s.where = std::move(L.where.back());
         s.profile = std::move(prepared.profile);
+        s.text = std::move(L.texts.back());
     }
     ++counters.applied;
     if (same_version_changed) {

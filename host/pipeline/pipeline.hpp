@@ -10,6 +10,7 @@
 
 #include "common/result.hpp"
 #include "correlate/correlator.hpp"
+#include "pipeline/compose.hpp"
 #include "pipeline/categories.hpp"
 #include "pipeline/locator.hpp"
 #include "pipeline/status_rules.hpp"
@@ -47,6 +48,7 @@ public:
         const Category* cat = nullptr;
         Locator::Located where;
         correlate::Profile profile;  // used only if the record is new to the hub
+        MemberText text;             // its values serialised for compose_case
     };
     Prepared prepare(std::string_view bytes) const;
 

@@ -180,3 +180,60 @@ TEST_CASE("preparer: without a worker, records handed back are destroyed at once
     prep.recycle(std::move(spent));
     CHECK(prep.recycled_pending() == 0);
 }
+
+TEST_CASE("compose: the values a worker serialised ahead give the same case document as compose_case's own", "[unit]") {
+    using casehub::host::CaseMember;
+    using casehub::host::ComposeInput;
+    using casehub::host::compose_case;
+    using casehub::host::MemberText;
+    const Pipeline pipeline = make_pipeline();
+    const json e61 = json::parse(casehub::test::example_61), e62 = json::parse(casehub::test::example_62);
+    // Records that exercise each value compose_case takes from a member: parties an array or
+    // not, an address to fill from another member (the location then edited), no title, a
+    // primary chosen by system precedence, escapes and non-ASCII text.
+    std::vector<json> recs = {e61, e62, e61, e62, e61};
+    recs[1]["parties"] = {{{"kind", "legal_person"}, {"name", "秦淮区某\"餐饮\"公司"}, {"id", "91320104MA1XXXXX0Q"}}};
+    recs[2]["source"]["record_id"] = "X2";
+    recs[2]["location"]["address"] = nullptr;
+    recs[2]["parties"] = nullptr;
+    recs[2]["description"] = "井盖\"缺失\"\t\\ 路口";
+    recs[3]["source"]["record_id"] = "X3";
+    recs[3]["title"] = nullptr;
+    recs[3]["location"] = {{"original", nullptr}, {"address", nullptr}, {"grid_code", nullptr}};
+    recs[4]["source"]["system"] = "gridapp";
+    recs[4]["source"]["record_id"] = "X4";
+    std::vector<Pipeline::Prepared> prepared;
+    for (const auto& r : recs) {
+        prepared.push_back(pipeline.prepare(r.dump()));
+        REQUIRE_FALSE(prepared.back().fault);
+        REQUIRE(prepared.back().text.ready);
+    }
+    ComposeInput in;
+    in.case_id = "C20260309-000001";
+    in.created_at = in.updated_at = "2026-03-09T10:00:00.000+08:00";
+    in.seq = 42;
+    int compared = 0;
+    // Every non-empty subset of the records, in order, each with the texts of none, one or all.
+    for (unsigned mask = 1; mask < (1u << recs.size()); ++mask) {
+        std::vector<std::size_t> idx;
+        for (std::size_t i = 0; i < recs.size(); ++i)
+            if (mask & (1u << i)) idx.push_back(i);
+        std::vector<CaseMember> plain;
+        for (auto i : idx) plain.push_back({&prepared[i].rec, &prepared[i].where, prepared[i].cat});
+        const std::string want = compose_case(plain, in).doc;
+        CHECK(json::parse(want).dump() == want);
+        for (std::size_t with = 0; with <= idx.size(); ++with) {  // idx.size(): all of them
+            std::vector<CaseMember> ms = plain;
+            for (std::size_t k = 0; k < ms.size(); ++k)
+                if (with == idx.size() || with == k) ms[k].text = &prepared[idx[k]].text;
+            INFO("records " << mask << ", texts of " << with);
+            CHECK(compose_case(ms, in).doc == want);
+            ++compared;
+        }
+    }
+    CHECK(compared == 111);
+    // A text not ready is not used.
+    MemberText empty;
+    std::vector<CaseMember> one = {{&prepared[0].rec, &prepared[0].where, prepared[0].cat, &empty}};
+    CHECK(compose_case(one, in).doc == compose_case({{&prepared[0].rec, &prepared[0].where, prepared[0].cat}}, in).doc);
+}
