@@ -95,7 +95,9 @@ public:
     struct Loaded;  // a case's records, parsed and located (internal)
 
 private:
-    Result<void> load_members(Store& store, std::string_view case_id, Loaded& out) const;
+    // `skip` ("system:record_id"): a record not to read, the one about to be replaced.
+    Result<void> load_members(Store& store, std::string_view case_id, Loaded& out,
+                              std::string_view skip = {}) const;
     Result<EventRow> write_case(Store& store, const std::string& case_id, const std::string& created_at,
                                 std::int64_t created_ms, const CaseStatus& st, const nlohmann::json& merged_from,
                                 const nlohmann::json& previous, const nlohmann::json& extra_links, Loaded& members,

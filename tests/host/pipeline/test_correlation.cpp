@@ -20,6 +20,7 @@
 #include <cmath>
 #include <filesystem>
 #include <memory>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -440,6 +441,17 @@ TEST_CASE("case documents are written exactly as nlohmann dumps them, every key 
     b2["times"]["updated_at"] = "2026-03-09T10:00:00+08:00";
     h.apply(b2);
     const std::string ca = h.case_of("gridapp", "WG1"), cc = h.case_of("dcm", "D1");
+    {
+        // The new version replaced the old one (which the update does not read back); the other
+        // member stays.
+        const json d = h.doc(ca);
+        REQUIRE(d["sources"].size() == 2);
+        std::map<std::string, json> by_id;
+        for (const auto& s : d["sources"]) by_id[s["record_id"].get<std::string>()] = s;
+        CHECK(by_id.at("H1")["version"] == "2026-03-09T10:00:00+08:00");
+        CHECK(by_id.at("H1")["status"] == "closed");
+        CHECK(by_id.at("WG1")["version"] == a["source"]["version"]);
+    }
     REQUIRE(h.case_of("hotline12345", "H1") == ca);
     REQUIRE(ca != cc);
     REQUIRE(h.store->begin());
