@@ -858,7 +858,7 @@ std::map<std::string, std::uint64_t> changed_pages(ReplayClient& rc, std::uint64
     return got;
 }
 
-TEST_CASE("snapshot changed_since: few changed cases are looked up along seq, many tested in id order; the same cases",
+TEST_CASE("snapshot changed_since: few changed cases are looked up along seq, many tested in id order, the same cases",
           "[integration]") {
     Fixture fx;
     fx.store->append(600);
