@@ -391,8 +391,9 @@ ComposedCase compose_case(const std::vector<CaseMember>& ms, const ComposeInput&
         o.literal("escalation_level", street_level ? "\"street\"" : "\"district\"");
         o.value("kind", field(p, "kind"));
         o.array("links", links);
-        if (const MemberText* lt = ready(located); lt && loc == &located.where->location) o.literal("location", lt->part(MemberText::location));
-        else o.value("location", *loc);
+        const MemberText* lt = ready(located);
+        if (lt && loc == &located.where->location) o.literal("location", lt->part(MemberText::location));
+        else o.value("location", *loc);  // completed from another member, or read back
         if (st.merged_from) o.value("merged_from", *st.merged_from);
         else o.literal("merged_from", "[]");
         o.literal("merged_into", "null");

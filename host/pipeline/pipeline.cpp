@@ -181,7 +181,8 @@ Result<void> Pipeline::load_members(Store& store, std::string_view case_id, Load
     auto srcs = store.sources_of_case(case_id);
     if (!srcs) return srcs.error();
     for (const auto& s : *srcs) {
-        // Parsing and locating the version a new one replaces was a tenth of an update.
+        // The version a new one replaces: parsed and located only to be dropped, it was 4 % of
+        // apply's instructions.
         if (skip.size() == s.system.size() + 1 + s.record_id.size() && skip.starts_with(s.system) &&
             skip[s.system.size()] == ':' && skip.ends_with(s.record_id))
             continue;
