@@ -8,7 +8,7 @@
 // What the worker built (each record's JSON tree, about a hundred allocations) comes back to it
 // once applied (recycle), and the worker destroys it, two for each record it prepares, or all
 // when it is idle. Destroyed on the applying thread, the trees cost that thread, the hub's bound,
-// 8-12 % of its time, and each block went back to the worker's heap as a cross-thread free, which
+// 8 % of its time, and each block went back to the worker's heap as a cross-thread free, which
 // mimalloc collects by walking a list through memory the other core wrote last: a quarter of the
 // worker's time. Destroying them here costs the worker about what that walk did
 // (docs/performance.md, twelfth round).
