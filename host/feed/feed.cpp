@@ -88,10 +88,6 @@ bool get_str(const json& h, const char* key, std::string& out) {
 }
 
 constexpr const char* kFilterKeys[] = {"street", "community", "grid", "family", "status"};
-// The column each filter key compares, in both events and cases.
-constexpr const char* kFilterColumns[] = {"street_code", "community_code", "grid_code",
-                                          "category_family", "status"};
-
 std::array<const std::optional<std::string>*, 5> filter_fields(const FeedFilter& f) {
     return {&f.street, &f.community, &f.grid, &f.family, &f.status};
 }
@@ -264,20 +260,6 @@ private:
 };
 
 bool is_stale(const Reply& r) { return r.kind == Reply::Kind::bad && r.header.is_object() && r.header.contains("stale"); }
-
-// " AND street_code = ? ..." for the filter's set keys, binds appended.
-std::string filter_sql(const FeedFilter& f, std::vector<Bind>& binds) {
-    std::string sql;
-    const auto fields = filter_fields(f);
-    for (std::size_t i = 0; i < fields.size(); ++i) {
-        if (!*fields[i]) continue;
-        sql += " AND ";
-        sql += kFilterColumns[i];
-        sql += " = ?";
-        binds.emplace_back(**fields[i]);
-    }
-    return sql;
-}
 
 }  // namespace
 
@@ -543,10 +525,20 @@ Result<FeedHead> read_feed_head(const fs::path& store) {
     auto h = (*db)->head();
     if (!h) return make_error("feed: cannot read the head of " + h.error().message);
     out.head = *h;
-    auto r = (*db)->query("SELECT street_code, MAX(seq) FROM events GROUP BY street_code", {}, [&](sqlite3_stmt* s) {
-        out.last_seq_per_street[column_bytes(s, 0)] = static_cast<std::uint64_t>(sqlite3_column_int64(s, 1));
-        return true;
-    });
+    // street_heads since schema 8; a store no hub of that version opened yet has only events.
+    bool has_heads = false;
+    auto r = (*db)->query("SELECT 1 FROM sqlite_master WHERE type='table' AND name='street_heads'", {},
+                          [&](sqlite3_stmt*) {
+                              has_heads = true;
+                              return false;
+                          });
+    if (!r) return make_error("feed: cannot read the streets' last events: " + r.error().message);
+    r = (*db)->query(has_heads ? "SELECT street_code, seq FROM street_heads"
+                               : "SELECT street_code, MAX(seq) FROM events GROUP BY street_code",
+                     {}, [&](sqlite3_stmt* s) {
+                         out.last_seq_per_street[column_bytes(s, 0)] = static_cast<std::uint64_t>(sqlite3_column_int64(s, 1));
+                         return true;
+                     });
     if (!r) return make_error("feed: cannot read the streets' last events: " + r.error().message);
     return out;
 }
@@ -893,15 +885,11 @@ struct ReplayServer::Impl {
         auto h = db->head();
         if (!h) return h.error();
         if (auto c = read_canonical_from(); !c) return c;
-        std::vector<Bind> binds = {clamp_i64(r.seq), clamp_i64(*h)};
-        std::string sql = event_columns() + " WHERE seq > ? AND seq <= ?" + filter_sql(r.filter, binds) +
-                          " ORDER BY seq LIMIT ?";
-        binds.emplace_back(static_cast<std::int64_t>(r.limit) + 1);
         std::uint32_t n = 0;
         std::size_t bytes = 0;
         std::uint64_t last = 0;
         bool more = false;
-        auto q = db->query(sql, binds, [&](sqlite3_stmt* s) {
+        auto q = for_each_event(*db, r.seq, *h, r.filter, true, [&](sqlite3_stmt* s) {
             if (n == r.limit || bytes >= options.max_page_bytes) {
                 more = true;
                 return false;

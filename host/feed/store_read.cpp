@@ -2,6 +2,8 @@
 
 #include "pipeline/status_rules.hpp"
 
+#include <algorithm>
+
 namespace casehub::host {
 
 namespace fs = std::filesystem;
@@ -146,6 +148,53 @@ EventRow read_event(sqlite3_stmt* s, bool with_doc) {
     e.detail = f.detail;
     if (with_doc) e.doc = column_bytes(s, 11);
     return e;
+}
+
+std::string filter_sql(const FeedFilter& f, std::vector<Bind>& binds) {
+    const std::pair<const std::optional<std::string>*, const char*> columns[] = {
+        {&f.street, "street_code"}, {&f.community, "community_code"}, {&f.grid, "grid_code"},
+        {&f.family, "category_family"}, {&f.status, "status"}};
+    std::string sql;
+    for (const auto& [v, column] : columns)
+        if (*v) {
+            sql += " AND ";
+            sql += column;
+            sql += " = ?";
+            binds.emplace_back(**v);
+        }
+    return sql;
+}
+
+Result<void> for_each_event(ReadDb& db, std::uint64_t after, std::uint64_t upto, const FeedFilter& f, bool with_doc,
+                            const std::function<bool(sqlite3_stmt*)>& row) {
+    if (upto <= after) return {};
+    auto head = db.head();  // the blocks past it hold nothing
+    if (!head) return head.error();
+    upto = std::min(upto, *head);
+    if (upto <= after) return {};
+    const auto i64 = [](std::uint64_t v) { return static_cast<std::int64_t>(v); };
+    if (!f.street) {
+        std::vector<Bind> binds = {i64(after), i64(upto)};
+        const std::string sql = event_columns(with_doc) + " WHERE seq > ? AND seq <= ?" + filter_sql(f, binds) + " ORDER BY seq";
+        return db.query(sql, binds, row);
+    }
+    // The block and the street are the index's key; the other filters test its rows.
+    FeedFilter rest = f;
+    rest.street.reset();
+    std::vector<Bind> binds = {std::int64_t{0}, *f.street, i64(after), i64(upto)};
+    const std::string sql = event_columns(with_doc) + " WHERE (seq >> " + std::to_string(kEventBlockShift) +
+                            ") = ? AND street_code = ? AND seq > ? AND seq <= ?" + filter_sql(rest, binds) + " ORDER BY seq";
+    bool stopped = false;
+    const std::function<bool(sqlite3_stmt*)> on_row = [&](sqlite3_stmt* s) {
+        if (row(s)) return true;
+        stopped = true;
+        return false;
+    };
+    for (std::uint64_t b = (after + 1) >> kEventBlockShift, last = upto >> kEventBlockShift; b <= last && !stopped; ++b) {
+        binds[0] = i64(b);
+        if (auto r = db.query(sql, binds, on_row); !r) return r;
+    }
+    return {};
 }
 
 const char* const kCaseColumns =

@@ -72,6 +72,17 @@ EventRow read_event(sqlite3_stmt* s, bool with_doc = true);
 // is column 11.
 wire::EventFields event_fields(sqlite3_stmt* s);
 
+// " AND street_code = ? ..." for the filter's set keys (columns of both events and cases); their
+// binds appended to `binds`.
+std::string filter_sql(const FeedFilter& f, std::vector<Bind>& binds);
+
+// Calls `row` for each row of event_columns(with_doc) with after < seq <= upto that `f` lets
+// through, in seq order, until it returns false. With a street, one query per block of
+// 2^kEventBlockShift seqs along events_street_block (store/events.hpp), so that the other
+// streets' rows are not read and no index has an append point per street.
+Result<void> for_each_event(ReadDb& db, std::uint64_t after, std::uint64_t upto, const FeedFilter& f, bool with_doc,
+                            const std::function<bool(sqlite3_stmt*)>& row);
+
 extern const char* const kCaseColumns;  // "SELECT <the case columns> FROM cases"
 CaseState read_case(sqlite3_stmt* s);
 

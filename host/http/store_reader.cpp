@@ -116,22 +116,11 @@ Result<std::optional<CaseDetail>> Reader::case_detail(const std::string& case_id
 
 Result<std::vector<EventRow>> Reader::events(std::uint64_t after, std::uint64_t upto, const FeedFilter& f,
                                              int limit) {
-    std::string sql = event_columns(true) + " WHERE seq > ? AND seq <= ?";
-    std::vector<Bind> binds = {static_cast<std::int64_t>(after), static_cast<std::int64_t>(upto)};
-    const std::pair<const std::optional<std::string>*, const char*> eq[] = {
-        {&f.street, "street_code"}, {&f.community, "community_code"}, {&f.grid, "grid_code"},
-        {&f.family, "category_family"}, {&f.status, "status"}};
-    for (const auto& [v, column] : eq)
-        if (*v) {
-            sql += std::string(" AND ") + column + " = ?";
-            binds.emplace_back(**v);
-        }
-    sql += " ORDER BY seq LIMIT ?";
-    binds.emplace_back(static_cast<std::int64_t>(limit));
     std::vector<EventRow> out;
-    auto r = impl_->db->query(sql, binds, [&](sqlite3_stmt* s) {
+    if (limit <= 0) return out;
+    auto r = for_each_event(*impl_->db, after, upto, f, true, [&](sqlite3_stmt* s) {
         out.push_back(read_event(s, true));
-        return true;
+        return out.size() < static_cast<std::size_t>(limit);
     });
     if (!r) return r.error();
     return out;

@@ -24,6 +24,8 @@
 //     category_family, priority, created_at, updated_at, merged_into,
 //     doc                              -- current state: the doc of the event at `seq`
 //   over the table case_rows (the same columns but doc), joined to events by seq.
+//   events_street_block (schema 8): an index on (seq >> kEventBlockShift, street_code), by which
+//   one street's events are read block by block; street_heads: each street's last seq.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +33,10 @@
 #include <string_view>
 
 namespace casehub::host {
+
+// Events of one block share a key prefix of events_street_block (host/store/store.cpp spells
+// the shift out in its schema). 256 seqs: a block's index entries fit in a page.
+inline constexpr int kEventBlockShift = 8;
 
 struct EventRow {
     std::uint64_t seq = 0;

@@ -16,9 +16,10 @@ namespace casehub::host {
 
 namespace {
 
-constexpr int kSchemaVersion = 7;  // 3: correlation (ended_at, corr_*, record_links, split_pairs); 4: whistles, case_tiers;
+constexpr int kSchemaVersion = 8;  // 3: correlation (ended_at, corr_*, record_links, split_pairs); 4: whistles, case_tiers;
                                    // 5: source_records is a rowid table; 6: case documents stored once (case_rows);
-                                   // 7: correlation boxes in corr_records, indexed by time (no R*Tree)
+                                   // 7: correlation boxes in corr_records, indexed by time (no R*Tree);
+                                   // 8: no index led by the street (events_street_block, street_heads, case_rows_updated)
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -49,7 +50,10 @@ CREATE TABLE IF NOT EXISTS case_rows (
     category_code TEXT NOT NULL, category_family TEXT NOT NULL, priority TEXT NOT NULL,
     created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, merged_into TEXT,
     ended_at INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS case_rows_street_status ON case_rows(street_code, status);
+-- Lists newest first (the HTTP API's cases), whatever the filter. Not an index led by the street:
+-- one of those has an append point per street, so a commit of ten records wrote up to ten of
+-- its pages (schema 8 dropped case_rows_street_status for this; docs/performance.md).
+CREATE INDEX IF NOT EXISTS case_rows_updated ON case_rows(updated_at, case_id);
 CREATE INDEX IF NOT EXISTS case_rows_status ON case_rows(status);
 CREATE INDEX IF NOT EXISTS case_rows_seq ON case_rows(seq);
 -- Append-only: every change of a case is one event; seq is the feed offset.
@@ -65,7 +69,13 @@ CREATE VIEW IF NOT EXISTS cases AS
            r.category_family, r.priority, r.created_at, r.updated_at, r.merged_into, e.doc AS doc, r.ended_at
     FROM case_rows r LEFT JOIN events e ON e.seq = r.seq;
 CREATE INDEX IF NOT EXISTS events_case ON events(case_id, seq);
-CREATE INDEX IF NOT EXISTS events_street ON events(street_code, seq);
+-- One street's events, read block by block (feed/store_read.hpp, for_each_event): within a block
+-- of 256 seqs the entries are by street, then seq. A commit's events all fall into one or two
+-- blocks, so one or two pages of this index, where events_street(street_code, seq), up to
+-- schema 7, had an append point per street.
+CREATE INDEX IF NOT EXISTS events_street_block ON events(seq >> 8, street_code);
+-- The seq of each street's last event (prev_street_seq of its next one), written at commit.
+CREATE TABLE IF NOT EXISTS street_heads (street_code TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS case_serials (day TEXT PRIMARY KEY, n INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY,
@@ -126,6 +136,8 @@ CREATE TABLE IF NOT EXISTS case_tiers (
     reason TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS case_tiers_due ON case_tiers(due_at) WHERE due_at IS NOT NULL;
 )sql";
+
+static_assert(kEventBlockShift == 8, "kSchema spells the shift out in events_street_block");
 
 // Not "bind": std::bind, found by ADL for std::string arguments, would win and bind nothing.
 void bind_text(sqlite3_stmt* st, int i, std::string_view v) {
@@ -218,6 +230,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path, Sy
     if (auto r = s->exec(kSchema); !r) return make_error("cannot create schema: " + r.error().message);
     if (auto r = s->finish_source_records(); !r) return make_error("cannot migrate the store: " + r.error().message);
     if (auto r = s->finish_cases(); !r) return make_error("cannot migrate the store: " + r.error().message);
+    if (auto r = s->finish_street_heads(); !r) return make_error("cannot migrate the store: " + r.error().message);
     std::string v = "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '" +
                     std::to_string(kSchemaVersion) + "')";
     if (auto r = s->exec(v.c_str()); !r) return r.error();
@@ -238,6 +251,15 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path, Sy
 
 // Schema 2 → 3: cases gained ended_at (the rest is new tables, created by kSchema).
 Result<void> Store::migrate() {
+    // Schema 7 → 8 builds its two indexes in kSchema, right after this: said first, since on a
+    // large store that takes a while (finish_street_heads() does the rest).
+    sqlite3_stmt* ix = stmt("SELECT count(*) FROM sqlite_master WHERE type='index' AND name='events_street'");
+    if (!ix || sqlite3_step(ix) != SQLITE_ROW) return make_error(last_error());
+    const bool street_led = sqlite3_column_int(ix, 0) > 0;
+    sqlite3_reset(ix);
+    if (street_led)
+        std::fprintf(stderr, "casehub store: indexing events by block and cases by update time, not by street "
+                             "(schema 8), once\n");
     // corr_records from before `place` (the first correlation build).
     sqlite3_stmt* st = stmt("SELECT count(*) FROM pragma_table_info('corr_records') WHERE name='place'");
     if (!st || sqlite3_step(st) != SQLITE_ROW) return make_error(last_error());
@@ -350,13 +372,27 @@ Result<void> Store::finish_cases() {
                     " DROP TABLE cases_v5; COMMIT;");
 }
 
+// Schema 7 → 8, second half: each street's last seq, read once from events (along
+// events_street, the index this drops), then the two indexes led by the street go. Also what a
+// store whose street_heads were lost would need: events but no heads.
+Result<void> Store::finish_street_heads() {
+    sqlite3_stmt* st = stmt("SELECT EXISTS (SELECT 1 FROM events) AND NOT EXISTS (SELECT 1 FROM street_heads)");
+    if (!st || sqlite3_step(st) != SQLITE_ROW) return make_error(last_error());
+    const bool fill = sqlite3_column_int(st, 0) != 0;
+    sqlite3_reset(st);
+    std::string script = "BEGIN IMMEDIATE;";
+    if (fill) script += " INSERT INTO street_heads(street_code, seq) SELECT street_code, max(seq) FROM events GROUP BY street_code;";
+    script += " DROP INDEX IF EXISTS events_street; DROP INDEX IF EXISTS case_rows_street_status; COMMIT;";
+    return exec_or_rollback(script);
+}
+
 Result<void> Store::load_heads() {
     sqlite3_stmt* st = stmt("SELECT coalesce(max(seq), 0) FROM events");
     if (!st || sqlite3_step(st) != SQLITE_ROW) return make_error(last_error());
     last_seq_ = static_cast<std::uint64_t>(sqlite3_column_int64(st, 0));
     sqlite3_reset(st);
     street_last_.clear();
-    st = stmt("SELECT street_code, max(seq) FROM events GROUP BY street_code");
+    st = stmt("SELECT street_code, seq FROM street_heads");
     if (!st) return make_error(last_error());
     while (sqlite3_step(st) == SQLITE_ROW)
         street_last_[col(st, 0)] = static_cast<std::uint64_t>(sqlite3_column_int64(st, 1));
@@ -378,6 +414,13 @@ Result<void> Store::begin() {
 }
 
 Result<void> Store::commit() {
+    // The streets' heads once per commit, not per event: one small page.
+    for (const auto& [street, seq] : street_last_)
+        if (auto it = tx_start_street_last_.find(street); it == tx_start_street_last_.end() || it->second != seq)
+            if (auto r = write_street_head(street, seq); !r) {
+                rollback();
+                return r;
+            }
     if (auto r = exec("COMMIT"); !r) {
         rollback();
         return r;
@@ -578,6 +621,15 @@ Result<void> Store::put_case(const CaseRow& c, std::uint64_t seq) {
     return {};
 }
 
+Result<void> Store::write_street_head(std::string_view street, std::uint64_t seq) {
+    sqlite3_stmt* st = stmt("INSERT INTO street_heads(street_code, seq) VALUES(?, ?)"
+                            " ON CONFLICT(street_code) DO UPDATE SET seq = excluded.seq");
+    bind_text_nocopy(st, 1, street);
+    sqlite3_bind_int64(st, 2, static_cast<std::int64_t>(seq));
+    CASEHUB_STEP(st, "writing the head of street " + std::string(street));
+    return {};
+}
+
 Result<void> Store::append_event(EventRow& e) {
     if (!e.detail_canonical && !e.detail.empty()) {
         // Written by nlohmann's dump() too, but not said so: made sure of (kDetailCanonicalFrom).
@@ -609,6 +661,7 @@ Result<void> Store::append_event(EventRow& e) {
     CASEHUB_STEP(st, "appending event");
     last_seq_ = e.seq;
     street_last_[e.street_code] = e.seq;
+    if (!in_tx_) return write_street_head(e.street_code, e.seq);  // commit() writes them otherwise
     return {};
 }
 

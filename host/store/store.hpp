@@ -264,6 +264,8 @@ private:
     Result<void> migrate_corr_boxes();      // schema 6 → 7
     Result<void> finish_source_records();
     Result<void> finish_cases();
+    Result<void> finish_street_heads();  // schema 7 → 8
+    Result<void> write_street_head(std::string_view street, std::uint64_t seq);
     Result<bool> has_table(const char* name);
     Result<void> exec_or_rollback(const std::string& script);  // ROLLBACK when it fails
     Result<std::vector<std::pair<std::string, std::string>>> text_pairs(sqlite3_stmt* st);

@@ -61,6 +61,7 @@ CREATE TABLE events (
   prev_street_seq INTEGER NOT NULL, community_code TEXT NOT NULL, grid_code TEXT NOT NULL,
   category_family TEXT NOT NULL, status TEXT NOT NULL, at INTEGER NOT NULL, detail TEXT NOT NULL,
   doc BLOB NOT NULL);
+CREATE INDEX events_street_block ON events(seq >> 8, street_code);
 CREATE TABLE cases (case_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, status TEXT NOT NULL,
   street_code TEXT NOT NULL, community_code TEXT NOT NULL, grid_code TEXT NOT NULL,
   category_code TEXT NOT NULL, category_family TEXT NOT NULL, priority TEXT NOT NULL,
@@ -913,6 +914,53 @@ TEST_CASE("snapshot changed_since: few changed cases are looked up along seq, ma
     CHECK(plan.find("USING INDEX case_rows_seq (seq>?)") != std::string::npos);
     CHECK(plan.find("(case_id=?)") != std::string::npos);
     CHECK(plan.find("SCAN") == std::string::npos);
+}
+
+TEST_CASE("for_each_event: one street's events, block by block, are those of a filter over all, in seq order",
+          "[runtime]") {
+    TempDir dir;
+    TestStore store(dir.path / "casehub.db", 20);
+    for (int i = 0; i < 3; ++i) store.append(500);  // 1,500 events: blocks 0 to 5 of 256 seqs
+    const auto all = store.events();
+    auto db = ReadDb::open(dir.path / "casehub.db", "test");
+    REQUIRE(db.ok());
+    const auto read = [&](std::uint64_t after, std::uint64_t upto, const FeedFilter& f, std::size_t stop) {
+        std::vector<std::uint64_t> seqs;
+        auto r = for_each_event(**db, after, upto, f, false, [&](sqlite3_stmt* s) {
+            seqs.push_back(static_cast<std::uint64_t>(sqlite3_column_int64(s, 0)));
+            return seqs.size() < stop;
+        });
+        REQUIRE(r.ok());
+        return seqs;
+    };
+    const auto want = [&](std::uint64_t after, std::uint64_t upto, const FeedFilter& f, std::size_t stop) {
+        std::vector<std::uint64_t> seqs;
+        for (const auto& e : all)
+            if (seqs.size() < stop && e.seq > after && e.seq <= upto && f.matches(e)) seqs.push_back(e.seq);
+        return seqs;
+    };
+    const std::pair<std::uint64_t, std::uint64_t> ranges[] = {
+        {0, 1500}, {255, 256}, {255, 512}, {256, 1023}, {100, 1400}, {1400, 5000}, {1500, 2000}, {700, 600},
+        {0, std::numeric_limits<std::uint64_t>::max()}};
+    std::size_t nonempty = 0;
+    for (const std::string street : {"320104001", "320104012", ""})
+        for (const auto& [after, upto] : ranges)
+            for (std::size_t stop : {std::size_t{1}, std::size_t{7}, std::size_t{100000}}) {
+                INFO("street '" << street << "' (" << after << ", " << upto << "] stop " << stop);
+                FeedFilter f;
+                f.street = street;
+                const auto got = read(after, upto, f, stop);
+                CHECK(got == want(after, upto, f, stop));
+                nonempty += !got.empty();
+                f.status = "closed";
+                CHECK(read(after, upto, f, stop) == want(after, upto, f, stop));
+            }
+    CHECK(nonempty > 50);
+    FeedFilter none, family;
+    family.family = "noise";
+    CHECK(read(0, 1500, none, 100000) == want(0, 1500, none, 100000));
+    CHECK(read(0, 1500, none, 100000).size() == 1500);
+    CHECK(read(300, 1200, family, 100000) == want(300, 1200, family, 100000));
 }
 
 TEST_CASE("feed client: replay then live with no gap and no duplicate while the hub publishes", "[integration]") {

@@ -72,8 +72,10 @@ TEST_CASE("store: a case's row and a source record are updated in place, indexes
                        "||received_at||' '||CAST(doc AS TEXT) FROM source_records WHERE record_id='26010001'") ==
           "C20260309-000002 2026-03-09T09:00:00+08:00 bb closed 07 结案 dcm-2 1773018000000 {\"v\":2}");
     // Each index answers with the new values only (INDEXED BY: read from the index itself).
-    CHECK(sql_text(db, "SELECT group_concat(case_id) FROM case_rows INDEXED BY case_rows_street_status"
-                       " WHERE street_code='320104002'") == "C20260309-000002");
+    CHECK(sql_text(db, "SELECT group_concat(case_id) FROM case_rows INDEXED BY case_rows_updated"
+                       " WHERE updated_at=1773017000000") == "C20260309-000002");
+    CHECK(sql_text(db, "SELECT group_concat(case_id) FROM case_rows INDEXED BY case_rows_updated"
+                       " WHERE updated_at=1773018000000") == "C20260309-000001");
     CHECK(sql_text(db, "SELECT group_concat(case_id) FROM case_rows INDEXED BY case_rows_status WHERE status='closed'") ==
           "C20260309-000001");
     CHECK(sql_text(db, "SELECT group_concat(case_id) FROM case_rows INDEXED BY case_rows_seq WHERE seq>=2") ==

@@ -1,0 +1,201 @@
+// No index of the store is led by the street (schema 8). Such an index has an append point per
+// street, so a commit of ten records wrote a page of it for each street they fell in, and at
+// small commits those pages were a quarter of the log. Each street's last seq (the next event's
+// prev_street_seq) is kept in street_heads instead, written at commit.
+#include "store/store.hpp"
+
+#include "../../support/sql_text.hpp"
+#include "../../support/temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <string>
+#include <vector>
+
+using namespace casehub::host;
+using casehub::test::sql_text;
+using casehub::test::TempDir;
+
+namespace {
+
+EventRow event_in(const std::string& street, int n) {
+    EventRow e;
+    e.case_id = "C20260309-" + std::to_string(100000 + n);
+    e.type = "created";
+    e.street_code = street;
+    e.status = "new";
+    e.at = 1773017000000 + n;
+    e.detail = "{}";
+    e.detail_canonical = true;
+    e.doc = R"({"case_id":")" + e.case_id + R"("})";
+    return e;
+}
+
+std::string street(int i) { return "3201040" + std::string(i < 10 ? "0" : "") + std::to_string(i); }
+
+std::string heads(const std::filesystem::path& db) {
+    return sql_text(db, "SELECT group_concat(street_code || '=' || seq, ' ') FROM"
+                        " (SELECT * FROM street_heads ORDER BY street_code)");
+}
+
+// The page numbers of the log's first commit (the log restarts after a complete checkpoint).
+std::set<std::uint32_t> pages_of_first_commit(const std::filesystem::path& wal) {
+    std::ifstream in(wal, std::ios::binary);
+    const std::string b((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto be32 = [&](std::size_t at) {
+        return std::uint32_t(std::uint8_t(b[at])) << 24 | std::uint32_t(std::uint8_t(b[at + 1])) << 16 |
+               std::uint32_t(std::uint8_t(b[at + 2])) << 8 | std::uint32_t(std::uint8_t(b[at + 3]));
+    };
+    std::set<std::uint32_t> pages;
+    REQUIRE(b.size() >= 32);
+    const std::size_t frame = 24 + be32(8);
+    for (std::size_t at = 32; at + frame <= b.size(); at += frame) {
+        REQUIRE((be32(at + 8) == be32(16) && be32(at + 12) == be32(20)));  // this log's salts
+        pages.insert(be32(at));
+        if (be32(at + 4) != 0) return pages;  // the commit frame
+    }
+    FAIL("no commit frame in " << wal);
+    return pages;
+}
+
+}  // namespace
+
+TEST_CASE("store: each street's last event is kept at commit, not after a rollback, and read back on opening",
+          "[runtime]") {
+    TempDir dir;
+    const auto db = dir.path / "casehub.db";
+    {
+        auto s = Store::open(db, Store::Sync::normal);
+        REQUIRE(s);
+        Store& st = **s;
+        REQUIRE(st.begin());
+        int n = 0;
+        for (const char* s : {"320104001", "320104001", "320104002", "", "320104001"}) {
+            EventRow e = event_in(s, ++n);
+            REQUIRE(st.append_event(e));
+        }
+        CHECK(heads(db).empty());  // not before the commit
+        REQUIRE(st.commit());
+        CHECK(heads(db) == "=4 320104001=5 320104002=3");
+
+        REQUIRE(st.begin());
+        EventRow lost = event_in("320104002", ++n);
+        REQUIRE(st.append_event(lost));
+        CHECK(lost.prev_street_seq == 3);
+        st.rollback();
+        CHECK(heads(db) == "=4 320104001=5 320104002=3");
+        CHECK(st.street_heads().at("320104002") == 3);
+
+        REQUIRE(st.begin());
+        EventRow kept = event_in("320104002", ++n);
+        REQUIRE(st.append_event(kept));
+        CHECK(kept.seq == 6);
+        CHECK(kept.prev_street_seq == 3);
+        REQUIRE(st.commit());
+        CHECK(heads(db) == "=4 320104001=5 320104002=6");
+    }
+    auto s = Store::open(db, Store::Sync::normal);
+    REQUIRE(s);
+    CHECK((*s)->street_heads() == std::map<std::string, std::uint64_t>{{"", 4}, {"320104001", 5}, {"320104002", 6}});
+    EventRow outside = event_in("320104001", 7);  // no transaction: written at once
+    REQUIRE((*s)->append_event(outside));
+    CHECK(outside.prev_street_seq == 5);
+    CHECK(heads(db) == "=4 320104001=7 320104002=6");
+}
+
+TEST_CASE("store: a schema 7 store loses its indexes led by the street once and keeps every street's last event",
+          "[runtime]") {
+    TempDir dir;
+    const auto db = dir.path / "casehub.db";
+    {
+        auto s = Store::open(db, Store::Sync::normal);
+        REQUIRE(s);
+        REQUIRE((*s)->begin());
+        for (int n = 1; n <= 40; ++n) {
+            EventRow e = event_in(n % 5 == 0 ? "" : street(n % 4 + 1), n);
+            REQUIRE((*s)->append_event(e));
+        }
+        REQUIRE((*s)->commit());
+    }
+    const std::string want = "=40 320104001=36 320104002=37 320104003=38 320104004=39";
+    REQUIRE(heads(db) == want);
+    // As schema 7 left a store.
+    sql_text(db, "DROP INDEX events_street_block");
+    sql_text(db, "DROP INDEX case_rows_updated");
+    sql_text(db, "DROP TABLE street_heads");
+    sql_text(db, "CREATE INDEX events_street ON events(street_code, seq)");
+    sql_text(db, "CREATE INDEX case_rows_street_status ON case_rows(street_code, status)");
+    sql_text(db, "UPDATE meta SET value='7' WHERE key='schema_version'");
+
+    const auto indexes = [&] {
+        return sql_text(db, "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master WHERE type='index'"
+                            " AND (name LIKE 'events%' OR name LIKE 'case_rows%') ORDER BY name)");
+    };
+    for (int open = 0; open < 2; ++open) {  // converted once; the second opening changes nothing
+        auto s = Store::open(db, Store::Sync::normal);
+        REQUIRE(s);
+        CHECK(sql_text(db, "SELECT value FROM meta WHERE key='schema_version'") == "8");
+        CHECK(indexes() == "case_rows_corr case_rows_seq case_rows_status case_rows_updated events_case events_street_block");
+        CHECK(heads(db) == want);
+        CHECK((*s)->street_heads().at("320104004") == 39);
+    }
+    // A store with events but no heads (lost by hand) gets them back on opening.
+    sql_text(db, "DELETE FROM street_heads");
+    auto s = Store::open(db, Store::Sync::normal);
+    REQUIRE(s);
+    CHECK(heads(db) == want);
+    EventRow next = event_in("320104003", 41);
+    REQUIRE((*s)->append_event(next));
+    CHECK(next.prev_street_seq == 38);
+}
+
+TEST_CASE("store: a commit of events in ten streets writes one or two pages of the street index, not ten",
+          "[runtime]") {
+    TempDir dir;
+    const auto db = dir.path / "casehub.db";
+    auto s = Store::open(db, Store::Sync::normal);
+    REQUIRE(s);
+    Store& st = **s;
+    int n = 0;
+    for (int commit = 0; commit < 30; ++commit) {  // 3,000 events: the index spans pages
+        REQUIRE(st.begin());
+        for (int i = 0; i < 100; ++i, ++n) {
+            EventRow e = event_in(street(n % 12 + 1), n);
+            REQUIRE(st.append_event(e));
+        }
+        REQUIRE(st.commit());
+    }
+    REQUIRE(std::stoi(sql_text(db, "SELECT count(*) FROM dbstat WHERE name='events_street_block'")) > 2);
+    st.checkpoint();  // every frame copied: the next commit restarts the log
+    REQUIRE(st.begin());
+    for (int i = 1; i <= 10; ++i) {
+        EventRow e = event_in(street(i), ++n);
+        REQUIRE(st.append_event(e));
+    }
+    REQUIRE(st.commit());
+
+    const auto written = pages_of_first_commit(dir.path / "casehub.db-wal");
+    const auto pages_of = [&](const std::string& btree) {
+        sqlite3* c = nullptr;
+        REQUIRE(sqlite3_open_v2(db.c_str(), &c, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+        sqlite3_stmt* q = nullptr;
+        REQUIRE(sqlite3_prepare_v2(c, "SELECT pageno FROM dbstat WHERE name=?", -1, &q, nullptr) == SQLITE_OK);
+        sqlite3_bind_text(q, 1, btree.c_str(), -1, SQLITE_TRANSIENT);
+        int count = 0;
+        while (sqlite3_step(q) == SQLITE_ROW) count += written.count(static_cast<std::uint32_t>(sqlite3_column_int(q, 0)));
+        sqlite3_finalize(q);
+        sqlite3_close(c);
+        return count;
+    };
+    INFO(written.size() << " pages in the commit");
+    CHECK(pages_of("events") >= 1);  // the log was read right
+    const int street_index = pages_of("events_street_block");
+    CHECK(street_index >= 1);
+    CHECK(street_index <= 2);
+    CHECK(pages_of("street_heads") == 1);
+}
