@@ -75,8 +75,8 @@ TEST_CASE("store: each street's last event is kept at commit, not after a rollba
         Store& st = **s;
         REQUIRE(st.begin());
         int n = 0;
-        for (const char* s : {"320104001", "320104001", "320104002", "", "320104001"}) {
-            EventRow e = event_in(s, ++n);
+        for (const char* code : {"320104001", "320104001", "320104002", "", "320104001"}) {
+            EventRow e = event_in(code, ++n);
             REQUIRE(st.append_event(e));
         }
         CHECK(heads(db).empty());  // not before the commit
@@ -154,7 +154,7 @@ TEST_CASE("store: a schema 7 store loses its indexes led by the street once and 
     CHECK(next.prev_street_seq == 38);
 }
 
-TEST_CASE("store: a commit of events in ten streets writes one or two pages of the street index, not ten",
+TEST_CASE("store: a commit of events in ten streets writes one or two pages of the street index",
           "[runtime]") {
     TempDir dir;
     const auto db = dir.path / "casehub.db";
