@@ -266,6 +266,7 @@ private:
     Result<void> finish_cases();
     Result<void> finish_street_heads();  // schema 7 → 8
     Result<void> write_street_head(std::string_view street, std::uint64_t seq);
+    Result<void> write_serial();
     Result<bool> has_table(const char* name);
     Result<void> exec_or_rollback(const std::string& script);  // ROLLBACK when it fails
     Result<std::vector<std::pair<std::string, std::string>>> text_pairs(sqlite3_stmt* st);
@@ -290,6 +291,7 @@ private:
     std::map<std::string, std::uint64_t> street_last_, tx_start_street_last_;
     std::string serial_day_;          // next_case_id's day and its last serial, once read
     std::int64_t serial_n_ = 0;
+    bool serial_dirty_ = false;       // serial_n_ not written to case_serials yet (commit() does)
     std::string last_issued_case_;    // the last id next_case_id gave in this transaction
     bool split_pairs_maybe_ = false;  // split_pairs may have rows (false: it had none when last asked)
     std::unique_ptr<CorrCache> corr_cache_;  // null unless enabled
