@@ -122,7 +122,7 @@ int run(std::int64_t n, int queries, bool live, const fs::path& dir, const Categ
             const std::int64_t at = live ? g.around(double(i) / double(n)) : g.anywhere();
             cor::Profile p = g.profile("dcm", std::to_string(i), at, cats, s);
             if (!open_case(store, id, p, cats, static_cast<std::uint64_t>(i + 1))) return 1;
-            if (failed(store.put_corr_record(cor::index_row(p, id, s)), "indexing")) return 1;
+            if (failed(store.put_corr_record(i + 1, cor::index_row(p, id, s)), "indexing")) return 1;
         }
         if (failed(store.commit(), "commit")) return 1;
         if (i % 200000 == 0 || i == n) std::fprintf(stderr, "  filling %lld/%lld open cases\r", static_cast<long long>(i), static_cast<long long>(n));
@@ -153,7 +153,7 @@ int run(std::int64_t n, int queries, bool live, const fs::path& dir, const Categ
             // As the hub does: a record that joins nothing opens a case, and later records see it.
             const std::string case_id = d->join.value_or("CQ" + std::to_string(q));
             if (!d->join && !open_case(store, case_id, p, cats, static_cast<std::uint64_t>(n + q + 1))) return 1;
-            if (failed(store.put_corr_record(cor::index_row(p, case_id, s)), "indexing")) return 1;
+            if (failed(store.put_corr_record(n + q + 1, cor::index_row(p, case_id, s)), "indexing")) return 1;
         }
         if (failed(store.commit(), "commit")) return 1;
     }

@@ -8,6 +8,7 @@
 #include <casehub/sdk/record_check.hpp>
 #include <casehub/sdk/rfc3339.hpp>
 
+#include <cassert>
 #include <charconv>
 #include <cmath>
 
@@ -391,8 +392,6 @@ Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::str
                 extra_links.push_back({{"system", decision->related->first}, {"record_id", decision->related->second},
                                        {"relation", "related"}});
         }
-        if (auto r = store.put_corr_record(correlate::index_row(profile, case_id, correlator_.settings())); !r)
-            return r.error();
         const json& added = L.records.back();
         if (added.contains("links") && added["links"].is_array())
             for (const auto& l : added["links"]) {
@@ -408,7 +407,14 @@ Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::str
     if (!ev) return ev.error();
     json& added = L.records.back();
     SourceRow sr{case_id, version, form_name(form), sha, added["status"], added["status_native"]};
-    if (auto r = store.put_source(system, record_id, sr, adapter, bytes, now_ms); !r) return r.error();
+    auto row_id = store.put_source(system, record_id, sr, adapter, bytes, now_ms);
+    if (!row_id) return row_id.error();
+    // A new record's correlation profile, under its row's id (store.hpp).
+    assert(*prior || *row_id > 0);  // no row before: this one was inserted
+    if (!*prior)
+        if (auto r = store.put_corr_record(*row_id, correlate::index_row(prepared.profile, case_id, correlator_.settings()));
+            !r)
+            return r.error();
     events.push_back(std::move(*ev));
     if (spent) {
         Prepared& s = spent->emplace_back();

@@ -24,9 +24,9 @@ void CorrCache::detach(const std::string& case_id) {
 }
 
 void CorrCache::insert(std::int64_t id, const CorrRecordRow& r, std::int64_t case_ended_at, bool case_merged) {
+    forget(id);  // re-indexed: the new box wins, or none
     if (!r.located) return;  // not in the index at all
     if (loaded_ && r.box.t1 < floor_) return;  // below the floor: only the store has it
-    forget(id);  // re-indexed (INSERT OR REPLACE into the R*Tree): the new box wins
     auto it = by_id_.try_emplace(id).first;
     it->second.row = r;
     it->second.state = &attach(r.case_id, case_ended_at, case_merged);

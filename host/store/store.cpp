@@ -16,10 +16,11 @@ namespace casehub::host {
 
 namespace {
 
-constexpr int kSchemaVersion = 8;  // 3: correlation (ended_at, corr_*, record_links, split_pairs); 4: whistles, case_tiers;
+constexpr int kSchemaVersion = 9;  // 3: correlation (ended_at, corr_*, record_links, split_pairs); 4: whistles, case_tiers;
                                    // 5: source_records is a rowid table; 6: case documents stored once (case_rows);
                                    // 7: correlation boxes in corr_records, indexed by time (no R*Tree);
-                                   // 8: no index led by the street (events_street_block, street_heads, case_rows_updated)
+                                   // 8: no index led by the street (events_street_block, street_heads, case_rows_updated);
+                                   // 9: corr_records keyed by the source record's row id (no index on system, record_id)
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -98,13 +99,16 @@ CREATE INDEX IF NOT EXISTS writebacks_case ON writebacks(case_id, id);
 -- Correlation: each correlated record's profile and its box (x, y metres on the district's
 -- plane, widened by the record's precision; t minutes since 2000; NULL for an unlocated record,
 -- which is never a candidate). Recent boxes are searched in memory (store/corr_cache.hpp); the
--- store's own search scans the time index and filters by position.
+-- store's own search scans the time index and filters by position. id is the record's rowid in
+-- source_records, whose unique index finds it by (system, record_id): an index of its own on
+-- those, up to schema 8, had an append point per source system and was an eighth of the pages
+-- a small commit wrote (docs/performance.md, fourteenth round).
 CREATE TABLE IF NOT EXISTS corr_records (
     id INTEGER PRIMARY KEY, system TEXT NOT NULL, record_id TEXT NOT NULL, case_id TEXT NOT NULL,
     located INTEGER NOT NULL, lon REAL NOT NULL, lat REAL NOT NULL, precision_m INTEGER NOT NULL,
     reported_at INTEGER NOT NULL, category TEXT NOT NULL, family TEXT NOT NULL,
     text BLOB NOT NULL, address BLOB NOT NULL, place TEXT NOT NULL DEFAULT '',
-    x0 INTEGER, x1 INTEGER, y0 INTEGER, y1 INTEGER, t0 INTEGER, t1 INTEGER, UNIQUE (system, record_id));
+    x0 INTEGER, x1 INTEGER, y0 INTEGER, y1 INTEGER, t0 INTEGER, t1 INTEGER);
 CREATE INDEX IF NOT EXISTS corr_records_time ON corr_records(t0) WHERE t0 IS NOT NULL;
 -- Covers corr_members (asked for every candidate case of every new record) in rowid order,
 -- without reading the profile's row (its text and address blobs); and every other look-up by
@@ -230,6 +234,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path, Sy
     if (auto r = s->exec(kSchema); !r) return make_error("cannot create schema: " + r.error().message);
     if (auto r = s->finish_source_records(); !r) return make_error("cannot migrate the store: " + r.error().message);
     if (auto r = s->finish_cases(); !r) return make_error("cannot migrate the store: " + r.error().message);
+    if (auto r = s->finish_corr_records(); !r) return make_error("cannot migrate the store: " + r.error().message);
     if (auto r = s->finish_street_heads(); !r) return make_error("cannot migrate the store: " + r.error().message);
     std::string v = "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '" +
                     std::to_string(kSchemaVersion) + "')";
@@ -271,6 +276,7 @@ Result<void> Store::migrate() {
         if (auto r = exec("ALTER TABLE corr_records ADD COLUMN place TEXT NOT NULL DEFAULT '';"); !r) return r;
     if (auto r = migrate_corr_boxes(); !r) return r;
     if (auto r = exec("DROP INDEX IF EXISTS corr_records_case;"); !r) return r;
+    if (auto r = migrate_corr_ids(); !r) return r;
     if (auto r = migrate_source_records(); !r) return r;
     auto has_cases = has_table("cases");  // a table up to schema 5, a view since
     if (!has_cases) return has_cases.error();
@@ -354,6 +360,56 @@ Result<void> Store::finish_source_records() {
                             ") SELECT " + cols + " FROM source_records_v4; DROP TABLE source_records_v4; COMMIT;");
 }
 
+// Schema 8 → 9, first half: corr_records with its own unique index on (system, record_id) is
+// renamed away, with its indexes (their names are kSchema's), and finish_corr_records() copies
+// its rows under their records' row ids, as for source_records. A record's profile and its row
+// were always written together (pipeline.cpp), so the ids keep their order, but in a store whose
+// source_records were copied by schema 5, in (system, record_id) order: there the correlator's
+// tie between equal candidates may fall the other way.
+Result<void> Store::migrate_corr_ids() {
+    sqlite3_stmt* st = stmt("SELECT count(*) FROM sqlite_master WHERE type='index' AND tbl_name='corr_records'"
+                            " AND name LIKE 'sqlite_autoindex_corr_records%'");
+    if (!st || sqlite3_step(st) != SQLITE_ROW) return make_error(last_error());
+    const bool own_index = sqlite3_column_int(st, 0) > 0;
+    sqlite3_reset(st);
+    if (!own_index) return {};
+    std::fprintf(stderr, "casehub store: keying correlation profiles by their records' row ids (schema 9), once\n");
+    return exec_or_rollback("BEGIN IMMEDIATE; ALTER TABLE corr_records RENAME TO corr_records_v8;"
+                            " DROP INDEX IF EXISTS corr_records_time; DROP INDEX IF EXISTS corr_records_case_members;"
+                            " COMMIT;");
+}
+
+// Schema 8 → 9, second half (after finish_source_records: source_records is a rowid table). A
+// profile whose record is gone (none such is written) has no id left and is dropped, said so.
+Result<void> Store::finish_corr_records() {
+    auto pending = has_table("corr_records_v8");
+    if (!pending) return pending.error();
+    if (!*pending) return {};
+    const char* cols = "system, record_id, case_id, located, lon, lat, precision_m, reported_at, category, family,"
+                       " text, address, place, x0, x1, y0, y1, t0, t1";
+    if (auto r = exec("BEGIN IMMEDIATE"); !r) return r;
+    if (auto r = exec((std::string("INSERT INTO corr_records(id, ") + cols + ") SELECT sid, " + cols +
+                       " FROM (SELECT (SELECT s.rowid FROM source_records s WHERE s.system = c.system AND"
+                       " s.record_id = c.record_id) AS sid, c.* FROM corr_records_v8 c) WHERE sid IS NOT NULL ORDER BY sid")
+                          .c_str());
+        !r) {
+        (void)exec("ROLLBACK");
+        return r;
+    }
+    const auto copied = sqlite3_changes64(db_);
+    sqlite3_stmt* st = stmt("SELECT count(*) FROM corr_records_v8");
+    const std::int64_t had = st && sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    if (st) sqlite3_reset(st);
+    if (had < 0) {
+        (void)exec("ROLLBACK");
+        return make_error(last_error());
+    }
+    if (had > copied)
+        std::fprintf(stderr, "casehub store: %lld correlation profiles had no source record and were dropped\n",
+                     static_cast<long long>(had - copied));
+    return exec_or_rollback("DROP TABLE corr_records_v8; COMMIT;");
+}
+
 // Schema 5 → 6, second half. A case's document was always written with the event at its seq,
 // so dropping it loses nothing; should one differ all the same (an edit by hand), the case's is
 // the current state and replaces that event's.
@@ -431,6 +487,7 @@ Result<void> Store::commit() {
     }
     in_tx_ = false;
     last_issued_case_.clear();
+    issued_case_state_.reset();
     corr_cache_dirty_ = false;
     if (corr_cache_) corr_cache_->evict();
     return {};
@@ -444,6 +501,7 @@ void Store::rollback() {
     serial_day_.clear();
     serial_dirty_ = false;
     last_issued_case_.clear();
+    issued_case_state_.reset();
     if (corr_cache_dirty_) {
         // Rare (a store error): rebuilding from the tables is simpler than an undo log. If even
         // that fails, the cache stays empty and unloaded, and every search goes to SQLite.
@@ -566,8 +624,8 @@ Result<void> Store::set_cursor(std::string_view adapter, std::string_view cursor
     return {};
 }
 
-Result<void> Store::put_source(std::string_view system, std::string_view record_id, const SourceRow& r,
-                               std::string_view adapter, std::string_view doc, std::int64_t received_at) {
+Result<std::int64_t> Store::put_source(std::string_view system, std::string_view record_id, const SourceRow& r,
+                                       std::string_view adapter, std::string_view doc, std::int64_t received_at) {
     sqlite3_stmt* st = stmt(
         "INSERT INTO source_records(system, record_id, case_id, version, version_form, raw_sha256,"
         " status, status_native, adapter, received_at, doc) VALUES(?,?,?,?,?,?,?,?,?,?,?)"
@@ -588,8 +646,10 @@ Result<void> Store::put_source(std::string_view system, std::string_view record_
     bind_text_nocopy(st, 9, adapter);
     sqlite3_bind_int64(st, 10, received_at);
     bind_blob_nocopy(st, 11, doc);
+    // The upsert's update leaves last_insert_rowid alone: 0 from here says "updated in place".
+    sqlite3_set_last_insert_rowid(db_, 0);
     CASEHUB_STEP(st, "writing source record");
-    return {};
+    return static_cast<std::int64_t>(sqlite3_last_insert_rowid(db_));
 }
 
 Result<void> Store::put_case(const CaseRow& c, std::uint64_t seq) {
@@ -619,9 +679,12 @@ Result<void> Store::put_case(const CaseRow& c, std::uint64_t seq) {
     if (c.merged_into) bind_text_nocopy(st, 12, *c.merged_into);
     sqlite3_bind_int64(st, 13, c.ended_at);
     CASEHUB_STEP(st, "writing case");
-    if (cache_on() && corr_cache_->tracks_case(c.case_id)) {
+    if (!cache_on()) return {};
+    if (corr_cache_->tracks_case(c.case_id)) {
         corr_cache_->case_written(c.case_id, c.ended_at, c.merged_into.has_value());
         corr_cache_dirty_ = true;
+    } else if (c.case_id == last_issued_case_) {
+        issued_case_state_.emplace(c.ended_at, c.merged_into.has_value());  // for its first profile (put_corr_record)
     }
     return {};
 }
@@ -702,6 +765,7 @@ Result<std::string> Store::next_case_id(std::string_view day) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "-%06lld", static_cast<long long>(n));
     last_issued_case_ = "C" + std::string(day) + buf;
+    issued_case_state_.reset();
     return last_issued_case_;
 }
 
@@ -753,62 +817,51 @@ Result<std::vector<CaseSource>> Store::sources_of_case(std::string_view case_id)
     return out;
 }
 
-Result<void> Store::put_corr_record(const CorrRecordRow& r) {
-    // A new profile (nearly always): one insert. An existing one only moves to the new case.
-    // (Not one upsert with RETURNING id: see next_case_id.)
+Result<void> Store::put_corr_record(std::int64_t id, const CorrRecordRow& r) {
+    // A new profile (always, from the pipeline: its record's row is new). Should the row id have
+    // a profile already, the new one replaces it in place.
     sqlite3_stmt* st = stmt(
-        "INSERT OR IGNORE INTO corr_records(system, record_id, case_id, located, lon, lat, precision_m, reported_at,"
-        " category, family, text, address, place, x0, x1, y0, y1, t0, t1) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        "INSERT INTO corr_records(id, system, record_id, case_id, located, lon, lat, precision_m, reported_at,"
+        " category, family, text, address, place, x0, x1, y0, y1, t0, t1) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+        " ON CONFLICT(id) DO UPDATE SET system=excluded.system, record_id=excluded.record_id, case_id=excluded.case_id,"
+        " located=excluded.located, lon=excluded.lon, lat=excluded.lat, precision_m=excluded.precision_m,"
+        " reported_at=excluded.reported_at, category=excluded.category, family=excluded.family, text=excluded.text,"
+        " address=excluded.address, place=excluded.place, x0=excluded.x0, x1=excluded.x1, y0=excluded.y0,"
+        " y1=excluded.y1, t0=excluded.t0, t1=excluded.t1");
     if (!st) return make_error("writing correlation profile: " + last_error());
-    bind_text_nocopy(st, 1, r.system);
-    bind_text_nocopy(st, 2, r.record_id);
-    bind_text_nocopy(st, 3, r.case_id);
-    sqlite3_bind_int(st, 4, r.located ? 1 : 0);
-    sqlite3_bind_double(st, 5, r.lon);
-    sqlite3_bind_double(st, 6, r.lat);
-    sqlite3_bind_int(st, 7, r.precision_m);
-    sqlite3_bind_int64(st, 8, r.reported_ms);
-    bind_text_nocopy(st, 9, r.category);
-    bind_text_nocopy(st, 10, r.family);
-    bind_blob_nocopy(st, 11, r.text);
-    bind_blob_nocopy(st, 12, r.address);
-    bind_text_nocopy(st, 13, r.place);
+    sqlite3_bind_int64(st, 1, id);
+    bind_text_nocopy(st, 2, r.system);
+    bind_text_nocopy(st, 3, r.record_id);
+    bind_text_nocopy(st, 4, r.case_id);
+    sqlite3_bind_int(st, 5, r.located ? 1 : 0);
+    sqlite3_bind_double(st, 6, r.lon);
+    sqlite3_bind_double(st, 7, r.lat);
+    sqlite3_bind_int(st, 8, r.precision_m);
+    sqlite3_bind_int64(st, 9, r.reported_ms);
+    bind_text_nocopy(st, 10, r.category);
+    bind_text_nocopy(st, 11, r.family);
+    bind_blob_nocopy(st, 12, r.text);
+    bind_blob_nocopy(st, 13, r.address);
+    bind_text_nocopy(st, 14, r.place);
     const std::int32_t box[6] = {r.box.x0, r.box.x1, r.box.y0, r.box.y1, r.box.t0, r.box.t1};
     assert(!r.located || r.box.t1 - r.box.t0 <= kCorrMaxBoxMinutes);
     for (int k = 0; k < 6; ++k) {
         if (r.located)
-            sqlite3_bind_int(st, 14 + k, box[k]);
+            sqlite3_bind_int(st, 15 + k, box[k]);
         else
-            sqlite3_bind_null(st, 14 + k);
+            sqlite3_bind_null(st, 15 + k);
     }
     CASEHUB_STEP(st, "writing correlation profile");
-    const bool existed = sqlite3_changes(db_) == 0;
-    std::int64_t id = static_cast<std::int64_t>(sqlite3_last_insert_rowid(db_));
-    if (existed) {
-        st = stmt("SELECT id FROM corr_records WHERE system=? AND record_id=?");
-        bind_text_nocopy(st, 1, r.system);
-        bind_text_nocopy(st, 2, r.record_id);
-        const int rc = sqlite3_step(st);
-        id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-        sqlite3_reset(st);
-        if (rc != SQLITE_ROW) return make_error("writing correlation profile: " + last_error());
-        // It keeps its columns and takes the new case, and the new box if it has one.
-        st = stmt(r.located ? "UPDATE corr_records SET case_id=?1, x0=?3, x1=?4, y0=?5, y1=?6, t0=?7, t1=?8 WHERE id=?2"
-                            : "UPDATE corr_records SET case_id=?1 WHERE id=?2");
-        bind_text_nocopy(st, 1, r.case_id);
-        sqlite3_bind_int64(st, 2, id);
-        if (r.located)
-            for (int k = 0; k < 6; ++k) sqlite3_bind_int(st, 3 + k, box[k]);
-        CASEHUB_STEP(st, "writing correlation profile");
-    }
     if (!cache_on()) return {};
     corr_cache_dirty_ = true;
-    // An existing profile kept its columns and took the new case and box: read it back. A new
-    // one is cached as written; its case is usually written right after (put_case).
-    if (existed) return cache_corr_row(id);
-    // A join: the cache knows the case. A case whose id was just issued has no row yet.
-    if (corr_cache_->tracks_case(r.case_id) || r.case_id == last_issued_case_) {
+    // A join: the cache knows the case. A case just opened: put_case wrote it first and said how
+    // it stands (issued_case_state_), as case_state() would read it back.
+    if (corr_cache_->tracks_case(r.case_id)) {
         corr_cache_->insert(id, r, 0, false);  // (the state passed counts only for a case it does not know)
+        return {};
+    }
+    if (issued_case_state_ && r.case_id == last_issued_case_) {
+        corr_cache_->insert(id, r, issued_case_state_->first, issued_case_state_->second);
         return {};
     }
     auto state = case_state(r.case_id);
@@ -1061,23 +1114,22 @@ Result<std::vector<std::pair<std::string, std::string>>> Store::corr_members(std
 }
 
 Result<void> Store::move_record(std::string_view system, std::string_view record_id, std::string_view case_id) {
-    for (const char* sql : {"UPDATE source_records SET case_id=?3 WHERE system=?1 AND record_id=?2",
-                            "UPDATE corr_records SET case_id=?3 WHERE system=?1 AND record_id=?2"}) {
-        sqlite3_stmt* st = stmt(sql);
-        bind_text(st, 1, system);
-        bind_text(st, 2, record_id);
-        bind_text(st, 3, case_id);
-        CASEHUB_STEP(st, "moving a record to another case");
-    }
-    if (!cache_on()) return {};
-    sqlite3_stmt* st = stmt("SELECT id FROM corr_records WHERE system=? AND record_id=?");
+    // The record's row id is its profile's id (schema 9).
+    sqlite3_stmt* st = stmt("UPDATE source_records SET case_id=?3 WHERE system=?1 AND record_id=?2 RETURNING rowid");
     bind_text(st, 1, system);
     bind_text(st, 2, record_id);
-    const int rc = sqlite3_step(st);
+    bind_text(st, 3, case_id);
+    int rc = sqlite3_step(st);
     const std::int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    if (rc == SQLITE_ROW) rc = sqlite3_step(st);  // (runs the statement to its end)
     sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return make_error("moving a record to another case: " + last_error());
-    if (rc != SQLITE_ROW) return {};
+    if (rc != SQLITE_DONE) return make_error("moving a record to another case: " + last_error());
+    if (id == 0) return {};
+    st = stmt("UPDATE corr_records SET case_id=?2 WHERE id=?1");
+    sqlite3_bind_int64(st, 1, id);
+    bind_text(st, 2, case_id);
+    CASEHUB_STEP(st, "moving a record to another case");
+    if (!cache_on() || sqlite3_changes(db_) == 0) return {};
     corr_cache_dirty_ = true;
     return cache_corr_row(id);
 }

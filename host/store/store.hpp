@@ -212,8 +212,10 @@ public:
 
     // -- writes (inside a transaction)
     Result<void> set_cursor(std::string_view adapter, std::string_view cursor);
-    Result<void> put_source(std::string_view system, std::string_view record_id, const SourceRow& row,
-                            std::string_view adapter, std::string_view doc, std::int64_t received_at);
+    // The record's row id when it is new (its correlation profile's id: put_corr_record), 0 when
+    // an existing record was updated in place.
+    Result<std::int64_t> put_source(std::string_view system, std::string_view record_id, const SourceRow& row,
+                                    std::string_view adapter, std::string_view doc, std::int64_t received_at);
     // The case's row; its document is the one of the event at `seq`, which the caller appended
     // (c.doc is not stored again: the view `cases` reads it from events).
     Result<void> put_case(const CaseRow& c, std::uint64_t seq);
@@ -221,7 +223,9 @@ public:
     Result<void> append_event(EventRow& e);
     // "C" + day + "-" + 6-digit daily serial; day is YYYYMMDD in +08:00.
     Result<std::string> next_case_id(std::string_view day);
-    Result<void> put_corr_record(const CorrRecordRow& r);
+    // A new record's correlation profile; id is its row in source_records (put_source), through
+    // which the profile is found by (system, record_id). Written after the record's case.
+    Result<void> put_corr_record(std::int64_t id, const CorrRecordRow& r);
     Result<void> add_record_link(std::string_view target, std::string_view source, std::string_view relation);
     Result<void> add_split_pair(std::string_view a, std::string_view b);  // both orders
     // Moves one record (source_records and the correlation index) to another case.
@@ -265,6 +269,8 @@ private:
     Result<void> finish_source_records();
     Result<void> finish_cases();
     Result<void> finish_street_heads();  // schema 7 → 8
+    Result<void> migrate_corr_ids();     // schema 8 → 9
+    Result<void> finish_corr_records();
     Result<void> write_street_head(std::string_view street, std::uint64_t seq);
     Result<void> write_serial();
     Result<bool> has_table(const char* name);
@@ -293,6 +299,7 @@ private:
     std::int64_t serial_n_ = 0;
     bool serial_dirty_ = false;       // serial_n_ not written to case_serials yet (commit() does)
     std::string last_issued_case_;    // the last id next_case_id gave in this transaction
+    std::optional<std::pair<std::int64_t, bool>> issued_case_state_;  // its {ended_at, merged} once put_case wrote it
     bool split_pairs_maybe_ = false;  // split_pairs may have rows (false: it had none when last asked)
     std::unique_ptr<CorrCache> corr_cache_;  // null unless enabled
     bool corr_cache_dirty_ = false;          // the open transaction changed it: a rollback reloads it

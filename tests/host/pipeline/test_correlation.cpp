@@ -641,7 +641,7 @@ TEST_CASE("store: a schema 6 store's R*Tree boxes move into corr_records once, i
     h.open(false);
     CHECK(sql(db, boxes_sql) == before);
     CHECK(sql(db, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'corr_rtree%'") == "0\n");
-    CHECK(sql(db, "SELECT value FROM meta WHERE key='schema_version'") == "8\n");
+    CHECK(sql(db, "SELECT value FROM meta WHERE key='schema_version'") == "9\n");
     // The store's search plans on the time index, not a scan of every profile.
     CHECK(sql(db, "EXPLAIN QUERY PLAN SELECT id FROM corr_records WHERE t0 BETWEEN 1 AND 2 AND t1 >= 1")
               .find("corr_records_time") != std::string::npos);

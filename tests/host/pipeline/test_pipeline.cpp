@@ -916,7 +916,7 @@ TEST_CASE("store: a schema 4 store gets a rowid source_records with every row, a
         CHECK(scalar(db, "SELECT count(*) FROM source_records") == "2");
         CHECK(scalar(db, "SELECT count(*) FROM sqlite_master WHERE name='source_records_v4'") == "0");
         CHECK(scalar(db, "SELECT count(*) FROM sqlite_master WHERE name='source_records_case'") == "1");
-        CHECK(scalar(db, "SELECT value FROM meta WHERE key='schema_version'") == "8");
+        CHECK(scalar(db, "SELECT value FROM meta WHERE key='schema_version'") == "9");
     }
 }
 
@@ -981,6 +981,6 @@ TEST_CASE("store: a schema 5 store keeps every case and its document, stored onc
         CHECK(scalar(db, "SELECT doc FROM events WHERE seq=2") == R"({"v":"edited"})");
         CHECK(scalar(db, "SELECT group_concat(doc, ' ') FROM (SELECT doc FROM cases ORDER BY case_id)") ==
               R"({"v":3} {"v":"edited"})");
-        CHECK(scalar(db, "SELECT value FROM meta WHERE key='schema_version'") == "8");
+        CHECK(scalar(db, "SELECT value FROM meta WHERE key='schema_version'") == "9");
     }
 }

@@ -6,20 +6,19 @@
 
 #include "../../support/sql_text.hpp"
 #include "../../support/temp_dir.hpp"
+#include "../../support/wal_pages.hpp"
 
 #include <catch2/catch.hpp>
-#include <sqlite3.h>
 
 #include <cstdint>
-#include <fstream>
-#include <iterator>
-#include <set>
 #include <string>
 #include <vector>
 
 using namespace casehub::host;
 using casehub::test::sql_text;
 using casehub::test::TempDir;
+using casehub::test::pages_in_btree;
+using casehub::test::pages_of_first_commit;
 
 namespace {
 
@@ -41,26 +40,6 @@ std::string street(int i) { return "3201040" + std::string(i < 10 ? "0" : "") + 
 std::string heads(const std::filesystem::path& db) {
     return sql_text(db, "SELECT group_concat(street_code || '=' || seq, ' ') FROM"
                         " (SELECT * FROM street_heads ORDER BY street_code)");
-}
-
-// The page numbers of the log's first commit (the log restarts after a complete checkpoint).
-std::set<std::uint32_t> pages_of_first_commit(const std::filesystem::path& wal) {
-    std::ifstream in(wal, std::ios::binary);
-    const std::string b((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const auto be32 = [&](std::size_t at) {
-        return std::uint32_t(std::uint8_t(b[at])) << 24 | std::uint32_t(std::uint8_t(b[at + 1])) << 16 |
-               std::uint32_t(std::uint8_t(b[at + 2])) << 8 | std::uint32_t(std::uint8_t(b[at + 3]));
-    };
-    std::set<std::uint32_t> pages;
-    REQUIRE(b.size() >= 32);
-    const std::size_t frame = 24 + be32(8);
-    for (std::size_t at = 32; at + frame <= b.size(); at += frame) {
-        REQUIRE((be32(at + 8) == be32(16) && be32(at + 12) == be32(20)));  // this log's salts
-        pages.insert(be32(at));
-        if (be32(at + 4) != 0) return pages;  // the commit frame
-    }
-    FAIL("no commit frame in " << wal);
-    return pages;
 }
 
 }  // namespace
@@ -139,7 +118,7 @@ TEST_CASE("store: a schema 7 store loses its indexes led by the street once and 
     for (int open = 0; open < 2; ++open) {  // converted once; the second opening changes nothing
         auto s = Store::open(db, Store::Sync::normal);
         REQUIRE(s);
-        CHECK(sql_text(db, "SELECT value FROM meta WHERE key='schema_version'") == "8");
+        CHECK(sql_text(db, "SELECT value FROM meta WHERE key='schema_version'") == "9");
         CHECK(indexes() == "case_rows_corr case_rows_seq case_rows_status case_rows_updated events_case events_street_block");
         CHECK(heads(db) == want);
         CHECK((*s)->street_heads().at("320104004") == 39);
@@ -180,18 +159,7 @@ TEST_CASE("store: a commit of events in ten streets writes one or two pages of t
     REQUIRE(st.commit());
 
     const auto written = pages_of_first_commit(dir.path / "casehub.db-wal");
-    const auto pages_of = [&](const std::string& btree) {
-        sqlite3* c = nullptr;
-        REQUIRE(sqlite3_open_v2(db.c_str(), &c, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-        sqlite3_stmt* q = nullptr;
-        REQUIRE(sqlite3_prepare_v2(c, "SELECT pageno FROM dbstat WHERE name=?", -1, &q, nullptr) == SQLITE_OK);
-        sqlite3_bind_text(q, 1, btree.c_str(), -1, SQLITE_TRANSIENT);
-        int count = 0;
-        while (sqlite3_step(q) == SQLITE_ROW) count += written.count(static_cast<std::uint32_t>(sqlite3_column_int(q, 0)));
-        sqlite3_finalize(q);
-        sqlite3_close(c);
-        return count;
-    };
+    const auto pages_of = [&](const std::string& btree) { return pages_in_btree(db, written, btree); };
     INFO(written.size() << " pages in the commit");
     CHECK(pages_of("events") >= 1);  // the log was read right
     const int street_index = pages_of("events_street_block");
