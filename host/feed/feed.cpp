@@ -525,9 +525,10 @@ Result<FeedHead> read_feed_head(const fs::path& store) {
     auto h = (*db)->head();
     if (!h) return make_error("feed: cannot read the head of " + h.error().message);
     out.head = *h;
-    // street_heads since schema 8; a store no hub of that version opened yet has only events.
+    // street_heads since schema 8 (a view since 9); a store no hub of that version opened yet has
+    // only events.
     bool has_heads = false;
-    auto r = (*db)->query("SELECT 1 FROM sqlite_master WHERE type='table' AND name='street_heads'", {},
+    auto r = (*db)->query("SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name='street_heads'", {},
                           [&](sqlite3_stmt*) {
                               has_heads = true;
                               return false;

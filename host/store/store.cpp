@@ -20,17 +20,32 @@ constexpr int kSchemaVersion = 9;  // 3: correlation (ended_at, corr_*, record_l
                                    // 5: source_records is a rowid table; 6: case documents stored once (case_rows);
                                    // 7: correlation boxes in corr_records, indexed by time (no R*Tree);
                                    // 8: no index led by the street (events_street_block, street_heads, case_rows_updated);
-                                   // 9: corr_records keyed by the source record's row id (no index on system, record_id)
+                                   // 9: corr_records keyed by the source record's row id (no index on system, record_id),
+                                   //    case_rows WITHOUT ROWID (no case_rows_corr), hub_state for the four
+                                   //    tables written at every commit (views by their old names)
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS adapter_cursors (
-    adapter TEXT PRIMARY KEY, cursor TEXT NOT NULL, updated_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS adapter_counters (
-    adapter TEXT PRIMARY KEY,
-    records_in INTEGER NOT NULL DEFAULT 0, applied INTEGER NOT NULL DEFAULT 0,
-    duplicates INTEGER NOT NULL DEFAULT 0, same_version_changed INTEGER NOT NULL DEFAULT 0,
-    stale INTEGER NOT NULL DEFAULT 0, dead_lettered INTEGER NOT NULL DEFAULT 0);
+-- What nearly every commit writes besides its records, in one small table, so on one page of
+-- the log (schema 9; four tables, four pages of every commit, up to schema 8): by key,
+--   'adapter:<name>'  its cursor (NULL until set), when set, and its counters (NULL until added);
+--   'street:<code>'   n: the seq of the street's last event (prev_street_seq of its next one);
+--   'serial:<day>'    n: the last serial of the day's case ids (YYYYMMDD, +08:00).
+-- Read through the views of the same names as the tables were (below).
+CREATE TABLE IF NOT EXISTS hub_state (
+    key TEXT PRIMARY KEY, n INTEGER, cursor TEXT, updated_at INTEGER,
+    records_in INTEGER, applied INTEGER, duplicates INTEGER, same_version_changed INTEGER,
+    stale INTEGER, dead_lettered INTEGER) WITHOUT ROWID;
+CREATE VIEW IF NOT EXISTS adapter_cursors AS
+    SELECT substr(key, 9) AS adapter, cursor, updated_at FROM hub_state
+    WHERE key >= 'adapter:' AND key < 'adapter;' AND cursor IS NOT NULL;
+CREATE VIEW IF NOT EXISTS adapter_counters AS
+    SELECT substr(key, 9) AS adapter, records_in, applied, duplicates, same_version_changed, stale, dead_lettered
+    FROM hub_state WHERE key >= 'adapter:' AND key < 'adapter;' AND records_in IS NOT NULL;
+CREATE VIEW IF NOT EXISTS street_heads AS
+    SELECT substr(key, 8) AS street_code, n AS seq FROM hub_state WHERE key >= 'street:' AND key < 'street;';
+CREATE VIEW IF NOT EXISTS case_serials AS
+    SELECT substr(key, 8) AS day, n FROM hub_state WHERE key >= 'serial:' AND key < 'serial;';
 -- The latest accepted version of every source record, and the case it belongs to. A rowid
 -- table (not WITHOUT ROWID): a WITHOUT ROWID cell keeps about 1 KB in the B-tree and puts the
 -- rest of a 1.4 KB document on an overflow page of its own, 4.5 KB per record in all.
@@ -45,12 +60,14 @@ CREATE TABLE IF NOT EXISTS source_records (
 CREATE INDEX IF NOT EXISTS source_records_case ON source_records(case_id);
 -- Every case's current state but its document: that is the document of its last event (seq),
 -- stored once, in events (schema 6; it used to be stored again here, a third of the store).
+-- WITHOUT ROWID (schema 9): the table is its own index by case_id, where a rowid table had two
+-- more B-trees to write, its primary key's and case_rows_corr, the candidate search's covering one.
 CREATE TABLE IF NOT EXISTS case_rows (
     case_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, status TEXT NOT NULL,
     street_code TEXT NOT NULL, community_code TEXT NOT NULL, grid_code TEXT NOT NULL,
     category_code TEXT NOT NULL, category_family TEXT NOT NULL, priority TEXT NOT NULL,
     created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, merged_into TEXT,
-    ended_at INTEGER NOT NULL DEFAULT 0);
+    ended_at INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
 -- Lists newest first (the HTTP API's cases), whatever the filter. Not an index led by the street:
 -- one of those has an append point per street, so a commit of ten records wrote up to ten of
 -- its pages (schema 8 dropped case_rows_street_status for this; docs/performance.md).
@@ -75,9 +92,6 @@ CREATE INDEX IF NOT EXISTS events_case ON events(case_id, seq);
 -- blocks, so one or two pages of this index, where events_street(street_code, seq), up to
 -- schema 7, had an append point per street.
 CREATE INDEX IF NOT EXISTS events_street_block ON events(seq >> 8, street_code);
--- The seq of each street's last event (prev_street_seq of its next one), written at commit.
-CREATE TABLE IF NOT EXISTS street_heads (street_code TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS case_serials (day TEXT PRIMARY KEY, n INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY,
     adapter TEXT NOT NULL, received_at INTEGER NOT NULL,
@@ -115,8 +129,6 @@ CREATE INDEX IF NOT EXISTS corr_records_time ON corr_records(t0) WHERE t0 IS NOT
 -- case_id (an index on case_id alone, corr_records_case up to schema 7, was one more B-tree
 -- written per record for nothing).
 CREATE INDEX IF NOT EXISTS corr_records_case_members ON corr_records(case_id, id, system, place);
--- Lets the candidate search read a case's state from the index alone.
-CREATE INDEX IF NOT EXISTS case_rows_corr ON case_rows(case_id, merged_into, status, ended_at);
 -- links[] of records (duplicate_of, transferred_from) by the record they name, so that a record
 -- arriving after one that names it finds it.
 CREATE TABLE IF NOT EXISTS record_links (
@@ -235,6 +247,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path, Sy
     if (auto r = s->finish_source_records(); !r) return make_error("cannot migrate the store: " + r.error().message);
     if (auto r = s->finish_cases(); !r) return make_error("cannot migrate the store: " + r.error().message);
     if (auto r = s->finish_corr_records(); !r) return make_error("cannot migrate the store: " + r.error().message);
+    if (auto r = s->finish_case_rows(); !r) return make_error("cannot migrate the store: " + r.error().message);
+    if (auto r = s->finish_hub_state(); !r) return make_error("cannot migrate the store: " + r.error().message);
     if (auto r = s->finish_street_heads(); !r) return make_error("cannot migrate the store: " + r.error().message);
     std::string v = "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '" +
                     std::to_string(kSchemaVersion) + "')";
@@ -277,6 +291,8 @@ Result<void> Store::migrate() {
     if (auto r = migrate_corr_boxes(); !r) return r;
     if (auto r = exec("DROP INDEX IF EXISTS corr_records_case;"); !r) return r;
     if (auto r = migrate_corr_ids(); !r) return r;
+    if (auto r = migrate_case_rows(); !r) return r;
+    if (auto r = migrate_hub_state(); !r) return r;
     if (auto r = migrate_source_records(); !r) return r;
     auto has_cases = has_table("cases");  // a table up to schema 5, a view since
     if (!has_cases) return has_cases.error();
@@ -379,6 +395,73 @@ Result<void> Store::migrate_corr_ids() {
                             " COMMIT;");
 }
 
+// Schema 8 → 9 for case_rows, first half: a rowid table is renamed away with its indexes and
+// the view `cases` over it (kSchema creates them again, over the new table), and
+// finish_case_rows() copies its rows.
+Result<void> Store::migrate_case_rows() {
+    sqlite3_stmt* st = stmt("SELECT sql FROM sqlite_master WHERE type='table' AND name='case_rows'");
+    if (!st) return make_error(last_error());
+    const bool found = sqlite3_step(st) == SQLITE_ROW;
+    const std::string sql = found ? col(st, 0) : std::string();
+    sqlite3_reset(st);
+    if (!found || sql.find("WITHOUT ROWID") != std::string::npos) return {};
+    std::fprintf(stderr, "casehub store: cases' rows into a table keyed by case id (schema 9), once\n");
+    return exec_or_rollback("BEGIN IMMEDIATE; DROP VIEW IF EXISTS cases; ALTER TABLE case_rows RENAME TO case_rows_v8;"
+                            " DROP INDEX IF EXISTS case_rows_updated; DROP INDEX IF EXISTS case_rows_status;"
+                            " DROP INDEX IF EXISTS case_rows_seq; DROP INDEX IF EXISTS case_rows_corr;"
+                            " DROP INDEX IF EXISTS case_rows_street_status; COMMIT;");
+}
+
+Result<void> Store::finish_case_rows() {
+    auto pending = has_table("case_rows_v8");
+    if (!pending) return pending.error();
+    if (!*pending) return {};
+    const char* cols = "case_id, seq, status, street_code, community_code, grid_code, category_code, category_family,"
+                       " priority, created_at, updated_at, merged_into, ended_at";
+    return exec_or_rollback(std::string("BEGIN IMMEDIATE; INSERT INTO case_rows(") + cols + ") SELECT " + cols +
+                            " FROM case_rows_v8 ORDER BY case_id; DROP TABLE case_rows_v8; COMMIT;");
+}
+
+// Schema 8 → 9 for the tables every commit writes, first half: each is renamed away (kSchema
+// creates hub_state and a view by its name) and finish_hub_state() copies its rows.
+namespace {
+constexpr const char* kStateTables[] = {"adapter_cursors", "adapter_counters", "street_heads", "case_serials"};
+}
+
+Result<void> Store::migrate_hub_state() {
+    std::string script;
+    for (const char* t : kStateTables) {
+        auto is_table = has_table(t);
+        if (!is_table) return is_table.error();
+        if (*is_table) script += std::string(" ALTER TABLE ") + t + " RENAME TO " + t + "_v8;";
+    }
+    if (script.empty()) return {};
+    std::fprintf(stderr, "casehub store: cursors, counters, street heads and case serials into one table (schema 9), once\n");
+    return exec_or_rollback("BEGIN IMMEDIATE;" + script + " COMMIT;");
+}
+
+Result<void> Store::finish_hub_state() {
+    static const std::map<std::string, std::string> kCopy = {
+        {"adapter_cursors", "INSERT INTO hub_state(key, cursor, updated_at)"
+                            " SELECT 'adapter:' || adapter, cursor, updated_at FROM adapter_cursors_v8;"},
+        {"adapter_counters", "INSERT INTO hub_state(key, records_in, applied, duplicates, same_version_changed, stale,"
+                             " dead_lettered) SELECT 'adapter:' || adapter, records_in, applied, duplicates,"
+                             " same_version_changed, stale, dead_lettered FROM adapter_counters_v8 WHERE true"
+                             " ON CONFLICT(key) DO UPDATE SET records_in=excluded.records_in, applied=excluded.applied,"
+                             " duplicates=excluded.duplicates, same_version_changed=excluded.same_version_changed,"
+                             " stale=excluded.stale, dead_lettered=excluded.dead_lettered;"},
+        {"street_heads", "INSERT INTO hub_state(key, n) SELECT 'street:' || street_code, seq FROM street_heads_v8;"},
+        {"case_serials", "INSERT INTO hub_state(key, n) SELECT 'serial:' || day, n FROM case_serials_v8;"}};
+    std::string script;
+    for (const char* t : kStateTables) {  // cursors before counters: the counters join the cursor's row
+        auto pending = has_table((std::string(t) + "_v8").c_str());
+        if (!pending) return pending.error();
+        if (*pending) script += " " + kCopy.at(t) + " DROP TABLE " + t + "_v8;";
+    }
+    if (script.empty()) return {};
+    return exec_or_rollback("BEGIN IMMEDIATE;" + script + " COMMIT;");
+}
+
 // Schema 8 → 9, second half (after finish_source_records: source_records is a rowid table). A
 // profile whose record is gone (none such is written) has no id left and is dropped, said so.
 Result<void> Store::finish_corr_records() {
@@ -437,7 +520,8 @@ Result<void> Store::finish_street_heads() {
     const bool fill = sqlite3_column_int(st, 0) != 0;
     sqlite3_reset(st);
     std::string script = "BEGIN IMMEDIATE;";
-    if (fill) script += " INSERT INTO street_heads(street_code, seq) SELECT street_code, max(seq) FROM events GROUP BY street_code;";
+    if (fill)
+        script += " INSERT INTO hub_state(key, n) SELECT 'street:' || street_code, max(seq) FROM events GROUP BY street_code;";
     script += " DROP INDEX IF EXISTS events_street; DROP INDEX IF EXISTS case_rows_street_status; COMMIT;";
     return exec_or_rollback(script);
 }
@@ -511,13 +595,13 @@ void Store::rollback() {
 }
 
 Result<std::optional<std::string>> Store::cursor(std::string_view adapter) {
-    sqlite3_stmt* st = stmt("SELECT cursor FROM adapter_cursors WHERE adapter=?");
+    sqlite3_stmt* st = stmt("SELECT cursor FROM hub_state WHERE key = 'adapter:' || ?");
     bind_text(st, 1, adapter);
     int rc = sqlite3_step(st);
     std::optional<std::string> out;
-    if (rc == SQLITE_ROW) out = col(st, 0);
-    else if (rc != SQLITE_DONE) return make_error("reading cursor of " + std::string(adapter) + ": " + last_error());
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) out = col(st, 0);  // NULL: counters, no cursor yet
     sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return make_error("reading cursor of " + std::string(adapter) + ": " + last_error());
     return out;
 }
 
@@ -616,8 +700,8 @@ Result<std::optional<DeadLetterRow>> Store::dead_letter(std::int64_t id) {
 
 Result<void> Store::set_cursor(std::string_view adapter, std::string_view cursor) {
     sqlite3_stmt* st = stmt(
-        "INSERT INTO adapter_cursors(adapter, cursor, updated_at) VALUES(?,?,strftime('%s','now')*1000)"
-        " ON CONFLICT(adapter) DO UPDATE SET cursor=excluded.cursor, updated_at=excluded.updated_at");
+        "INSERT INTO hub_state(key, cursor, updated_at) VALUES('adapter:' || ?, ?, strftime('%s','now')*1000)"
+        " ON CONFLICT(key) DO UPDATE SET cursor=excluded.cursor, updated_at=excluded.updated_at");
     bind_text(st, 1, adapter);
     bind_text(st, 2, cursor);
     CASEHUB_STEP(st, "writing cursor");
@@ -690,8 +774,7 @@ Result<void> Store::put_case(const CaseRow& c, std::uint64_t seq) {
 }
 
 Result<void> Store::write_street_head(std::string_view street, std::uint64_t seq) {
-    sqlite3_stmt* st = stmt("INSERT INTO street_heads(street_code, seq) VALUES(?, ?)"
-                            " ON CONFLICT(street_code) DO UPDATE SET seq = excluded.seq");
+    sqlite3_stmt* st = stmt("INSERT INTO hub_state(key, n) VALUES('street:' || ?, ?) ON CONFLICT(key) DO UPDATE SET n = excluded.n");
     bind_text_nocopy(st, 1, street);
     sqlite3_bind_int64(st, 2, static_cast<std::int64_t>(seq));
     CASEHUB_STEP(st, "writing the head of street " + std::string(street));
@@ -700,7 +783,7 @@ Result<void> Store::write_street_head(std::string_view street, std::uint64_t seq
 
 Result<void> Store::write_serial() {
     if (!serial_dirty_) return {};
-    sqlite3_stmt* st = stmt("INSERT INTO case_serials(day, n) VALUES(?, ?) ON CONFLICT(day) DO UPDATE SET n = excluded.n");
+    sqlite3_stmt* st = stmt("INSERT INTO hub_state(key, n) VALUES('serial:' || ?, ?) ON CONFLICT(key) DO UPDATE SET n = excluded.n");
     bind_text_nocopy(st, 1, serial_day_);
     sqlite3_bind_int64(st, 2, serial_n_);
     CASEHUB_STEP(st, "writing the serial of " + serial_day_);
@@ -749,7 +832,7 @@ Result<std::string> Store::next_case_id(std::string_view day) {
     // count, so the serials it handed out are handed out again.
     if (serial_day_ != day) {
         if (auto w = write_serial(); !w) return w.error();  // the day counted before, if any
-        sqlite3_stmt* st = stmt("SELECT n FROM case_serials WHERE day=?");
+        sqlite3_stmt* st = stmt("SELECT n FROM hub_state WHERE key = 'serial:' || ?");
         bind_text(st, 1, day);
         const int rc = sqlite3_step(st);
         const std::int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
@@ -1244,12 +1327,12 @@ Result<int> Store::purge_dead_letters(std::string_view adapter, bool only_replay
 
 Result<void> Store::add_counters(std::string_view adapter, const Counters& c) {
     sqlite3_stmt* st = stmt(
-        "INSERT INTO adapter_counters(adapter, records_in, applied, duplicates, same_version_changed, stale,"
-        " dead_lettered) VALUES(?,?,?,?,?,?,?) ON CONFLICT(adapter) DO UPDATE SET"
-        " records_in=records_in+excluded.records_in, applied=applied+excluded.applied,"
-        " duplicates=duplicates+excluded.duplicates,"
-        " same_version_changed=same_version_changed+excluded.same_version_changed,"
-        " stale=stale+excluded.stale, dead_lettered=dead_lettered+excluded.dead_lettered");
+        "INSERT INTO hub_state(key, records_in, applied, duplicates, same_version_changed, stale,"
+        " dead_lettered) VALUES('adapter:' || ?,?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET"
+        " records_in=coalesce(records_in, 0)+excluded.records_in, applied=coalesce(applied, 0)+excluded.applied,"
+        " duplicates=coalesce(duplicates, 0)+excluded.duplicates,"
+        " same_version_changed=coalesce(same_version_changed, 0)+excluded.same_version_changed,"
+        " stale=coalesce(stale, 0)+excluded.stale, dead_lettered=coalesce(dead_lettered, 0)+excluded.dead_lettered");
     bind_text(st, 1, adapter);
     sqlite3_bind_int64(st, 2, c.records_in);
     sqlite3_bind_int64(st, 3, c.applied);

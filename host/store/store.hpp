@@ -271,6 +271,10 @@ private:
     Result<void> finish_street_heads();  // schema 7 → 8
     Result<void> migrate_corr_ids();     // schema 8 → 9
     Result<void> finish_corr_records();
+    Result<void> migrate_case_rows();    // schema 8 → 9
+    Result<void> finish_case_rows();
+    Result<void> migrate_hub_state();    // schema 8 → 9
+    Result<void> finish_hub_state();
     Result<void> write_street_head(std::string_view street, std::uint64_t seq);
     Result<void> write_serial();
     Result<bool> has_table(const char* name);
