@@ -4,6 +4,7 @@
 #include "store/store.hpp"
 
 #include "../../support/sql_text.hpp"
+#include "../../support/store_rows.hpp"
 #include "../../support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -35,31 +36,16 @@ std::string plan(const std::filesystem::path& db, const std::string& query) {
     return out;
 }
 
-// Writes case n with its created event, as the pipeline does.
+// Writes a case with its created event (case n is C20260309-<100000 + n>), as the pipeline does.
 void add_case(Store& st, int n, const char* status, std::int64_t ended_at = 0) {
-    EventRow e;
-    e.case_id = "C20260309-00000" + std::to_string(n);
-    e.type = "created";
-    e.street_code = "320104002";
+    EventRow e = casehub::test::event_in("320104002", n);
     e.status = status;
-    e.at = 1773017000000 + n;
-    e.detail = "{}";
-    e.detail_canonical = true;
     e.doc = R"({"case_id":")" + e.case_id + R"(","n":)" + std::to_string(n) + "}";
     REQUIRE(st.append_event(e));
-    CaseRow c;
-    c.case_id = e.case_id;
-    c.status = status;
-    c.street_code = e.street_code;
-    c.community_code = "320104002001";
-    c.grid_code = "32010400200101";
-    c.category_code = "municipal.manhole";
-    c.category_family = "municipal";
-    c.priority = "normal";
-    c.created_at = e.at;
-    c.updated_at = e.at;
+    CaseRow c = casehub::test::case_row(e.case_id, status, e.street_code);
+    c.created_at = c.updated_at = e.at;
     c.ended_at = ended_at;
-    if (n == 3) c.merged_into = "C20260309-000001";
+    if (n == 3) c.merged_into = "C20260309-100001";
     REQUIRE(st.put_case(c, e.seq));
 }
 
@@ -118,9 +104,9 @@ TEST_CASE("store: a schema 8 store's case rows move into a table keyed by case i
         CHECK(sql_text(db, "SELECT count(*) FROM sqlite_master WHERE name='case_rows_v8'") == "0");
         CHECK(sql_text(db, cases_sql) == want);
         // What the candidate search reads of a case, by its key alone.
-        CHECK(plan(db, "SELECT ended_at, merged_into FROM case_rows WHERE case_id='C20260309-000002'")
+        CHECK(plan(db, "SELECT ended_at, merged_into FROM case_rows WHERE case_id='C20260309-100002'")
                   .find("PRIMARY KEY") != std::string::npos);
-        auto found = (*s)->find_case("C20260309-000002");
+        auto found = (*s)->find_case("C20260309-100002");
         REQUIRE(found);
         REQUIRE(*found);
         CHECK((*found)->ended_at == 1773018000000);

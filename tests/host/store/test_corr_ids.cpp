@@ -5,6 +5,7 @@
 #include "store/store.hpp"
 
 #include "../../support/sql_text.hpp"
+#include "../../support/store_rows.hpp"
 #include "../../support/temp_dir.hpp"
 #include "../../support/wal_pages.hpp"
 
@@ -26,17 +27,7 @@ namespace {
 constexpr std::int32_t kT = 13800000;  // minutes since 2000: March 2026
 
 CaseRow case_row(const std::string& id, std::int64_t ended_at = 0) {
-    CaseRow c;
-    c.case_id = id;
-    c.status = ended_at ? "closed" : "new";
-    c.street_code = "320104002";
-    c.community_code = c.street_code + "001";
-    c.grid_code = c.community_code + "01";
-    c.category_code = "municipal.manhole";
-    c.category_family = "municipal";
-    c.priority = "normal";
-    c.created_at = 1773017000000;
-    c.updated_at = 1773017000000;
+    CaseRow c = casehub::test::case_row(id, ended_at ? "closed" : "new");
     c.ended_at = ended_at;
     return c;
 }

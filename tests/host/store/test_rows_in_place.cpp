@@ -4,6 +4,7 @@
 #include "store/store.hpp"
 
 #include "../../support/sql_text.hpp"
+#include "../../support/store_rows.hpp"
 #include "../../support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -15,22 +16,9 @@ using casehub::test::sql_text;
 using casehub::test::TempDir;
 
 namespace {
-
 CaseRow case_row(std::string status, std::string street) {
-    CaseRow c;
-    c.case_id = "C20260309-000001";
-    c.status = std::move(status);
-    c.street_code = std::move(street);
-    c.community_code = c.street_code + "001";
-    c.grid_code = c.community_code + "01";
-    c.category_code = "municipal.manhole";
-    c.category_family = "municipal";
-    c.priority = "normal";
-    c.created_at = 1773017000000;
-    c.updated_at = 1773017000000;
-    return c;
+    return casehub::test::case_row("C20260309-000001", std::move(status), std::move(street));
 }
-
 }  // namespace
 
 TEST_CASE("store: a case's row and a source record are updated in place, indexes included", "[runtime]") {

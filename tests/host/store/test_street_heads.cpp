@@ -5,6 +5,7 @@
 #include "store/store.hpp"
 
 #include "../../support/sql_text.hpp"
+#include "../../support/store_rows.hpp"
 #include "../../support/temp_dir.hpp"
 #include "../../support/wal_pages.hpp"
 
@@ -15,25 +16,13 @@
 #include <vector>
 
 using namespace casehub::host;
+using casehub::test::event_in;
 using casehub::test::sql_text;
 using casehub::test::TempDir;
 using casehub::test::pages_in_btree;
 using casehub::test::pages_of_first_commit;
 
 namespace {
-
-EventRow event_in(const std::string& street, int n) {
-    EventRow e;
-    e.case_id = "C20260309-" + std::to_string(100000 + n);
-    e.type = "created";
-    e.street_code = street;
-    e.status = "new";
-    e.at = 1773017000000 + n;
-    e.detail = "{}";
-    e.detail_canonical = true;
-    e.doc = R"({"case_id":")" + e.case_id + R"("})";
-    return e;
-}
 
 std::string street(int i) { return "3201040" + std::string(i < 10 ? "0" : "") + std::to_string(i); }
 
