@@ -339,14 +339,23 @@ Result<void> Store::migrate_corr_boxes() {
 // the rowid table) and its rows are copied by finish_source_records. Each step is atomic, and a
 // restart after a crash in between finishes the copy.
 Result<void> Store::migrate_source_records() {
-    sqlite3_stmt* st = stmt("SELECT sql FROM sqlite_master WHERE type='table' AND name='source_records'");
-    if (!st) return make_error(last_error());
-    const bool found = sqlite3_step(st) == SQLITE_ROW;
-    const std::string sql = found ? col(st, 0) : std::string();
-    sqlite3_reset(st);
-    if (!found || sql.find("WITHOUT ROWID") == std::string::npos) return {};
+    auto sql = table_sql("source_records");
+    if (!sql) return sql.error();
+    if (!*sql || (*sql)->find("WITHOUT ROWID") == std::string::npos) return {};
     return exec("BEGIN IMMEDIATE; ALTER TABLE source_records RENAME TO source_records_v4;"
                 " DROP INDEX IF EXISTS source_records_case; COMMIT;");
+}
+
+Result<std::optional<std::string>> Store::table_sql(const char* name) {
+    sqlite3_stmt* st = stmt("SELECT sql FROM sqlite_master WHERE type='table' AND name=?");
+    if (!st) return make_error(last_error());
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    const int rc = sqlite3_step(st);
+    std::optional<std::string> out;
+    if (rc == SQLITE_ROW) out = col(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return make_error(last_error());
+    return out;
 }
 
 Result<bool> Store::has_table(const char* name) {
@@ -399,12 +408,9 @@ Result<void> Store::migrate_corr_ids() {
 // the view `cases` over it (kSchema creates them again, over the new table), and
 // finish_case_rows() copies its rows.
 Result<void> Store::migrate_case_rows() {
-    sqlite3_stmt* st = stmt("SELECT sql FROM sqlite_master WHERE type='table' AND name='case_rows'");
-    if (!st) return make_error(last_error());
-    const bool found = sqlite3_step(st) == SQLITE_ROW;
-    const std::string sql = found ? col(st, 0) : std::string();
-    sqlite3_reset(st);
-    if (!found || sql.find("WITHOUT ROWID") != std::string::npos) return {};
+    auto sql = table_sql("case_rows");
+    if (!sql) return sql.error();
+    if (!*sql || (*sql)->find("WITHOUT ROWID") != std::string::npos) return {};
     std::fprintf(stderr, "casehub store: cases' rows into a table keyed by case id (schema 9), once\n");
     return exec_or_rollback("BEGIN IMMEDIATE; DROP VIEW IF EXISTS cases; ALTER TABLE case_rows RENAME TO case_rows_v8;"
                             " DROP INDEX IF EXISTS case_rows_updated; DROP INDEX IF EXISTS case_rows_status;"

@@ -278,6 +278,7 @@ private:
     Result<void> write_street_head(std::string_view street, std::uint64_t seq);
     Result<void> write_serial();
     Result<bool> has_table(const char* name);
+    Result<std::optional<std::string>> table_sql(const char* name);  // its CREATE statement; nullopt: no such table
     Result<void> exec_or_rollback(const std::string& script);  // ROLLBACK when it fails
     Result<std::vector<std::pair<std::string, std::string>>> text_pairs(sqlite3_stmt* st);
     Result<bool> any_row(sqlite3_stmt* st);

@@ -26,4 +26,10 @@ inline std::string sql_text(const std::filesystem::path& db, const std::string& 
     return out;
 }
 
+// The names of `table`'s indexes (SQLite's automatic ones included), sorted, space-separated.
+inline std::string index_names(const std::filesystem::path& db, const std::string& table) {
+    return sql_text(db, "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master"
+                        " WHERE type='index' AND tbl_name='" + table + "' ORDER BY name)");
+}
+
 }  // namespace casehub::test

@@ -18,10 +18,7 @@ using casehub::test::TempDir;
 
 namespace {
 
-std::string case_indexes(const std::filesystem::path& db) {
-    return sql_text(db, "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master"
-                        " WHERE type='index' AND tbl_name='case_rows' ORDER BY name)");
-}
+std::string case_indexes(const std::filesystem::path& db) { return casehub::test::index_names(db, "case_rows"); }
 
 // The details of a query's plan, one line each.
 std::string plan(const std::filesystem::path& db, const std::string& query) {

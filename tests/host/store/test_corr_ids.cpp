@@ -76,10 +76,7 @@ std::vector<std::string> found(Store& st, std::int32_t x) {
     return out;
 }
 
-std::string corr_indexes(const std::filesystem::path& db) {
-    return sql_text(db, "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master"
-                        " WHERE type='index' AND tbl_name='corr_records' ORDER BY name)");
-}
+std::string corr_indexes(const std::filesystem::path& db) { return casehub::test::index_names(db, "corr_records"); }
 
 }  // namespace
 
