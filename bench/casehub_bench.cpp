@@ -108,6 +108,7 @@ struct Options {
     std::vector<double> loads = {1000, 5000, 20000};
     std::set<std::string> phases = {"ceilings", "throughput", "latency", "backfill", "replay"};
     std::optional<fs::path> keep;
+    std::optional<fs::path> rows;             // --rows: each latency record's times, for a timeline
     std::optional<fs::path> replay_store;     // --replay-store: a --keep dir of a backfill run
     fs::path build = CASEHUB_BINARY_DIR;
     fs::path source = CASEHUB_SOURCE_DIR;
@@ -126,7 +127,7 @@ struct Options {
     std::fprintf(stderr,
                  "usage: casehub-bench [--quick] [--records N] [--backfill N] [--duration S] [--loads R,R,...]\n"
                  "                     [--phases ceilings,throughput,latency,backfill,replay] [--keep DIR]\n"
-                 "                     [--build DIR] [--synchronous full|normal] [--backfill-cap S] [--adapters K]\n"
+                 "                     [--rows FILE] [--build DIR] [--synchronous full|normal] [--backfill-cap S] [--adapters K]\n"
                  "                     [--source-tick-us US] [--replay-store KEPT_DIR] [--set SECTION.KEY=VALUE ...]\n");
     std::exit(2);
 }
@@ -173,10 +174,11 @@ Options parse_options(int argc, char** argv) {
             if (dot == std::string::npos || eq == std::string::npos || dot == 0 || eq < dot + 2 || eq + 1 == v.size())
                 usage("--set takes SECTION.KEY=VALUE, e.g. flow.prepare_worker=false");
             o.hub_settings[v.substr(0, dot)].push_back(v.substr(dot + 1, eq - dot - 1) + " = " + v.substr(eq + 1));
-        } else if (s == "--loads" || s == "--phases" || s == "--keep" || s == "--build" || s == "--synchronous") {
+        } else if (s == "--loads" || s == "--phases" || s == "--keep" || s == "--rows" || s == "--build" || s == "--synchronous") {
             if (i + 1 >= a.size()) usage(s + " needs a value");
             const std::string v = a[++i];
             if (s == "--keep") o.keep = fs::absolute(v);
+            else if (s == "--rows") o.rows = fs::absolute(v);
             else if (s == "--build") o.build = fs::absolute(v);
             else if (s == "--synchronous") {
                 if (v != "full" && v != "normal") usage("--synchronous is full or normal");
@@ -772,6 +774,23 @@ void phase_throughput(const Options& o, const fs::path& work, Results& res) {
     res.end_to_end = e2e;
 }
 
+// --rows: one line per record, `tag emit commit_start delivery` in ms from the load's first emit,
+// appended, so a transient can be laid against the hub's log.
+void write_rows(const fs::path& file, const std::string& tag, const std::vector<Delivery>& rows) {
+    std::FILE* f = std::fopen(file.c_str(), "a");
+    if (!f) {
+        note("--rows: cannot open " + file.string() + ": " + std::strerror(errno));
+        return;
+    }
+    const std::int64_t first = rows.front().emit_us;
+    std::fprintf(f, "# %s: the first emit at %lld us (CLOCK_REALTIME)\n", tag.c_str(), static_cast<long long>(first));
+    for (const Delivery& d : rows)
+        std::fprintf(f, "%s %.3f %.3f %.3f\n", tag.c_str(), (d.emit_us - first) / 1000.0,
+                     (d.commit_ms * 1000 - first) / 1000.0, (d.deliver_us - first) / 1000.0);
+    std::fclose(f);
+    note("--rows: " + std::to_string(rows.size()) + " records' times appended to " + file.string());
+}
+
 void phase_latency(const Options& o, const fs::path& work, Results& res) {
     for (double load : o.loads) {
         const std::string tag = "latency_" + std::to_string(static_cast<std::int64_t>(load));
@@ -824,6 +843,7 @@ void phase_latency(const Options& o, const fs::path& work, Results& res) {
             }
             note(tag + ": p99 ms by second of emit (second:p99, warm-up included):" + by_second);
         }
+        if (o.rows && !r.rows.empty()) write_rows(*o.rows, tag, r.rows);
         if (static_cast<double>(r.emitted) < count * 0.97)
             note(tag + ": overloaded, the source fell behind the offered rate (the hub's credit held it back): the load is above capacity, and latency includes the wait at the source");
     }

@@ -47,7 +47,7 @@ constexpr std::string_view kSupervisorKeys[] = {
 constexpr std::string_view kFlowKeys[] = {"credit_records", "max_batch_records",
                                           "commit_min_delay_ms", "commit_max_delay_ms",
                                           "runner_host_timeout_ms", "prepare_worker",
-                                          "sync_worker"};
+                                          "sync_worker",    "intake_nice"};
 constexpr std::string_view kAdapterKeys[] = {"id", "plugin", "enabled", "config"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn",
                                            "error", "critical", "off"};
@@ -589,6 +589,9 @@ MaybeError read_flow(const Section& s, const Section& supervisor, HubConfig& cfg
         return e;
     if (auto e = s.get_bool("prepare_worker", f.prepare_worker)) return e;
     if (auto e = s.get_bool("sync_worker", f.sync_worker)) return e;
+    std::int64_t nice = f.intake_nice;
+    if (auto e = s.get_int("intake_nice", nice, -20, 0)) return e;
+    f.intake_nice = static_cast<int>(nice);
     if (f.max_batch_records > f.credit_records)
         return relation_error(s, "max_batch_records", s, "credit_records",
                               "max_batch_records (" + std::to_string(f.max_batch_records) +

@@ -83,6 +83,10 @@ struct FlowSection {                                         // [flow]  (TOML ke
                                                              //   locate on a second thread
     bool sync_worker = true;                                 // sync_worker: with synchronous = full,
                                                              //   fsync the log on a thread of its own
+    int intake_nice = -10;                                   // intake_nice: the intake thread's nice
+                                                             //   value (-20..0), where the hub's own
+                                                             //   is higher; needs CAP_SYS_NICE (a
+                                                             //   warning without it)
 };
 
 struct HttpSection {                                         // [http]  (TOML key)

@@ -7,12 +7,16 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <climits>
 #include <csignal>
+#include <cstring>
 #include <random>
 
 namespace casehub::host {
@@ -209,6 +213,7 @@ void Hub::spawn(Adapter& a) {
     for (auto& s : args) argv.push_back(s.data());
     argv.push_back(nullptr);
     const pid_t parent = ::getpid();
+    const int runner_nice = intake_nice_ != own_nice_ ? own_nice_ : INT_MIN;  // forked from the intake thread
     pid_t pid = ::fork();
     if (pid == 0) {
         // Child: die with the hub (a kill -9 of casehubd must not leave orphans feeding
@@ -218,6 +223,7 @@ void Hub::spawn(Adapter& a) {
         // reach the runners as the hub's STOP, after their batches are committed, not as a signal.
         ::setpgid(0, 0);
         if (::getppid() != parent) ::_exit(wire::kExitHostGone);
+        if (runner_nice != INT_MIN) ::setpriority(PRIO_PROCESS, 0, runner_nice);  // a higher nice: always allowed
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -680,6 +686,11 @@ nlohmann::json Hub::status_json() const {
               {"commits", commit_count_},
               {"commit_avg_us", commit_count_ ? commit_us_total_ / commit_count_ : 0},
               {"commit_us_total", commit_us_total_},
+              {"intake_nice", [&] {
+                   nlohmann::json n{{"wanted", cfg_.flow.intake_nice}, {"actual", intake_nice_}, {"others", own_nice_}};
+                   if (!intake_nice_error_.empty()) n["error"] = intake_nice_error_;
+                   return n;
+               }()},
               {"head_seq", store_->head_seq()},
               {"syncs", syncer_ ? nlohmann::json{{"by", "worker"}, {"runs", syncer_->syncs()}, {"waiting_commits", unsynced_.size()}}
                         : nlohmann::json{{"by", cfg_.hub.synchronous == Synchronous::normal ? "none" : "commit"}}},
@@ -724,8 +735,34 @@ void Hub::on_control() {
     control_.send(zmq::buffer(s), zmq::send_flags::dontwait);
 }
 
+// The intake thread applies every record; the prepare worker, the runners and the feed's
+// consumers each have time to spare. When both cores are busy it should go first: at nice -10
+// it waited 9 µs per record for a core where it waited 13 (docs/performance.md, fifteenth round).
+// Set here, once every thread of create() is running, because a thread or process takes the
+// nice of the thread that starts it: the runners go back up to the hub's own (spawn()), which
+// needs no privilege, hence only values below it.
+void Hub::set_intake_nice() {
+    const auto self = static_cast<id_t>(::gettid());  // Linux: a thread's own nice, not the process's
+    errno = 0;
+    const int own = ::getpriority(PRIO_PROCESS, self);
+    own_nice_ = intake_nice_ = errno == 0 ? own : 0;
+    const int want = cfg_.flow.intake_nice;
+    if (want >= own_nice_) return;  // started at that priority or above it already
+    if (::setpriority(PRIO_PROCESS, self, want) != 0) {
+        intake_nice_error_ = std::strerror(errno);
+        spdlog::warn("flow.intake_nice = {}: the intake thread stays at nice {} ({}); below the hub's own nice it "
+                     "needs CAP_SYS_NICE (root, or under systemd AmbientCapabilities=CAP_SYS_NICE or LimitNICE={})",
+                     want, own_nice_, intake_nice_error_, want);
+        return;
+    }
+    intake_nice_ = want;
+    spdlog::info("casehubd: intake thread at nice {} (flow.intake_nice; the other threads and the runners at {})", want,
+                 own_nice_);
+}
+
 int Hub::run() {
     started_ms_ = mono_ms();
+    set_intake_nice();
     spdlog::info("casehubd: store {}, intake {}, control {}, {} adapter(s)", cfg_.hub.store.string(),
                  cfg_.hub.intake_endpoint, cfg_.hub.control_endpoint, adapters_.size());
     std::int64_t last_pulse = 0, last_checkpoint = mono_ms(), last_dispatch = 0;

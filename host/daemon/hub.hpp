@@ -97,6 +97,7 @@ public:
 private:
     Hub(HubConfig cfg, std::filesystem::path runner);
     void spawn(Adapter& a);
+    void set_intake_nice();
     void reap();
     void supervise(std::int64_t now);
     void on_intake();
@@ -191,6 +192,10 @@ private:
     std::int64_t stop_deadline_ = 0;
     std::int64_t started_ms_ = 0;
     std::int64_t commit_count_ = 0, commit_us_total_ = 0;
+    // flow.intake_nice: the nice casehubd was started with (its runners get it back), the intake
+    // thread's once set, and why it could not be set, for status.
+    int own_nice_ = 0, intake_nice_ = 0;
+    std::string intake_nice_error_;
     Clock clock_;                             // the hub's "now": wall, or simulated ([command] clock)
     std::shared_ptr<struct CommandCenter> command_;  // null when [command] is off
 };

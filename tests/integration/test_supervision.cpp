@@ -3,8 +3,12 @@
 // SQLite store, real ZeroMQ sockets.
 #include "harness.hpp"
 
+#include <sys/resource.h>
+
+#include <climits>
 #include <random>
 #include <set>
+#include <sstream>
 
 using namespace casehub::test;
 
@@ -213,6 +217,74 @@ TEST_CASE("casehubd sets its allocator up for a long-running process and logs it
 #else
     CHECK_THAT(hub.log(), Catch::Contains("allocator glibc malloc"));
 #endif
+}
+
+namespace {
+
+// A thread's or a process's nice value, from /proc (field 19 of stat, after the command's ")").
+int nice_of(const fs::path& stat) {
+    std::ifstream in(stat);
+    std::string line;
+    std::getline(in, line);
+    const auto close = line.rfind(')');
+    if (close == std::string::npos) return INT_MIN;
+    std::istringstream rest(line.substr(close + 2));
+    std::string field;
+    for (int i = 3; i <= 19 && rest >> field; ++i)
+        if (i == 19) return std::stoi(field);
+    return INT_MIN;
+}
+
+}  // namespace
+
+TEST_CASE("flow.intake_nice: the intake thread alone goes first, the other threads and the runners keep the hub's own", "[integration]") {
+    TempDir dir;
+    errno = 0;
+    const int own = ::getpriority(PRIO_PROCESS, 0);
+    REQUIRE(errno == 0);
+    const int want = std::max(-20, own - 3);
+    REQUIRE(want < own);
+    // Can this process raise a priority (CAP_SYS_NICE: root in CI)? casehubd, its child, can too.
+    const auto me = static_cast<id_t>(::gettid());
+    const bool may = ::setpriority(PRIO_PROCESS, me, want) == 0;
+    if (may) REQUIRE(::setpriority(PRIO_PROCESS, me, own) == 0);
+    INFO("this test may raise a priority: " << may);
+
+    auto toml = hub_toml("", seq_adapter("seq", "count = 1000000\nrate_per_second = 200"));
+    const std::string flow = "[flow]\n";
+    toml.replace(toml.find(flow), flow.size(), "[flow]\nintake_nice = " + std::to_string(want) + "\n");
+    Hub hub(dir.path, toml);
+    hub.start();
+    REQUIRE(wait_until([&] { return stored(hub.db(), "seq") > 0; }, 15s));
+    const auto st = hub.status();
+    REQUIRE(st.is_object());
+    const auto& n = st["hub"]["intake_nice"];
+    CHECK(n["wanted"] == want);
+    CHECK(n["others"] == own);
+    CHECK(n["actual"] == (may ? want : own));
+    CHECK(n.contains("error") == !may);
+    if (may)
+        CHECK_THAT(hub.log(), Catch::Contains("intake thread at nice " + std::to_string(want)));
+    else
+        CHECK_THAT(hub.log(), Catch::Contains("flow.intake_nice = " + std::to_string(want) + ": the intake thread stays at nice " +
+                                              std::to_string(own)) && Catch::Contains("CAP_SYS_NICE"));
+
+    // casehubd's main thread is the intake thread; every other thread was started before it
+    // changed, and the runner, forked from it, went back to the hub's own.
+    const fs::path proc = "/proc/" + std::to_string(hub.pid());
+    CHECK(nice_of(proc / "task" / std::to_string(hub.pid()) / "stat") == (may ? want : own));
+    int others = 0;
+    for (const auto& t : fs::directory_iterator(proc / "task")) {
+        if (t.path().filename() == std::to_string(hub.pid())) continue;
+        INFO("thread " << t.path().filename());
+        CHECK(nice_of(t.path() / "stat") == own);
+        ++others;
+    }
+    CHECK(others >= 3);  // at least the prepare, sync and checkpoint workers
+    const auto runner = hub.adapter("seq")["pid"].get<int>();
+    REQUIRE(runner > 0);
+    CHECK(nice_of("/proc/" + std::to_string(runner) + "/stat") == own);
+    CHECK(hub.terminate() == 0);
 }
 
 TEST_CASE("credit bounds what a runner has in flight: a slow store slows the source", "[integration]") {

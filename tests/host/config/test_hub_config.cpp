@@ -150,6 +150,7 @@ TEST_CASE("hub config: every key has a default", "[unit]") {
     CHECK(c.flow.runner_host_timeout.count() == 10000);
     CHECK(c.flow.prepare_worker);
     CHECK(c.flow.sync_worker);
+    CHECK(c.flow.intake_nice == -10);
     CHECK(c.adapters.empty());
 }
 
@@ -183,6 +184,7 @@ commit_max_delay_ms = 0
 runner_host_timeout_ms = 200
 prepare_worker = false
 sync_worker = false
+intake_nice = -5
 
 [[adapters]]
 id = "dcm"
@@ -208,11 +210,12 @@ enabled = false
     CHECK(c.flow.commit_max_delay.count() == 0);
     CHECK_FALSE(c.flow.prepare_worker);
     CHECK_FALSE(c.flow.sync_worker);
+    CHECK(c.flow.intake_nice == -5);
     REQUIRE(c.adapters.size() == 1);
     CHECK(c.adapters[0].plugin == "/opt/dcm/libdcm.so");
     CHECK_FALSE(c.adapters[0].enabled);
     CHECK(c.adapters[0].config == json::object());
-    CHECK(c.adapters[0].line == 30);
+    CHECK(c.adapters[0].line == 31);
 }
 
 TEST_CASE("hub config: a relative config file path", "[unit]") {
@@ -420,6 +423,11 @@ TEST_CASE("hub config: errors name file, line, column and key", "[unit]") {
                    Catch::Contains("supervisor.stop_timeout_ms: 0 is out of range (1 to 3600000)"));
     }
     SECTION("flow ranges") {
+        CHECK_THAT(parse_error("[flow]\nintake_nice = -21\n"),
+                   Catch::Contains("config/casehub.toml:2:1: flow.intake_nice: -21 is out of range (-20 to 0)"));
+        // Above 0 the runners, forked from the intake thread, could not go back without privilege.
+        CHECK_THAT(parse_error("[flow]\nintake_nice = 5\n"),
+                   Catch::Contains("flow.intake_nice: 5 is out of range (-20 to 0)"));
         CHECK_THAT(parse_error("[flow]\ncredit_records = 0\n"),
                    Catch::Contains("config/casehub.toml:2:1: flow.credit_records: 0 is out of range (1 to 10000000)"));
         CHECK_THAT(parse_error("[flow]\nmax_batch_records = 5000\n"),
