@@ -52,6 +52,10 @@ int cmd_status(const std::string& config_path, bool json, int timeout_ms) {
     if (const auto& sy = h.value("syncs", nlohmann::json::object()); sy.is_object() && sy.contains("by"))
         std::cout << ", log fsync by " << sy["by"].get<std::string>()
                   << (sy.contains("runs") ? " (" + sy["runs"].dump() + " syncs)" : std::string());
+    if (const auto& ni = h.value("intake_nice", nlohmann::json::object()); ni.is_object() && ni.contains("actual"))
+        std::cout << ", intake thread at nice " << ni["actual"]
+                  << (ni.contains("error") ? " (flow.intake_nice " + ni["wanted"].dump() + ": " + ni["error"].get<std::string>() + ")"
+                                           : std::string());
     std::cout << "\n\n";
     std::cout << "feed head seq " << h["head_seq"] << ", " << h["events_published"] << " events published, "
               << h.value("feed_consumers", 0) << " consumer connection(s), " << h.value("replay_requests", 0)

@@ -64,6 +64,7 @@ TEST_CASE("emitted = applied + duplicate + stale + dead-lettered, in the store a
     CHECK(status.exit_code == 0);
     CHECK_THAT(status.output, Catch::Contains("APPLIED"));
     CHECK_THAT(status.output, Catch::Contains("log fsync by worker"));
+    CHECK_THAT(status.output, Catch::Contains("intake thread at nice " + hub.status()["hub"]["intake_nice"]["actual"].dump()));
     CHECK(hub.terminate() == 0);
 }
 
