@@ -280,11 +280,26 @@ public:
         const auto t0 = Steady::now();
         while (since_s(t0) < 30) {
             if (!alive()) break;
-            if (auto st = status(); st.is_object()) return true;
+            if (auto st = status(); st.is_object()) {
+                note_intake_nice(st);
+                return true;
+            }
             std::this_thread::sleep_for(50ms);
         }
         fail("casehubd did not start");
         return false;
+    }
+
+    // Once a run: what the intake thread got (flow.intake_nice needs CAP_SYS_NICE), since it moves
+    // the throughput figures by 5-8 % (docs/performance.md, fifteenth round).
+    static void note_intake_nice(const json& st) {
+        static bool said = false;
+        const json n = st.contains("hub") ? st["hub"].value("intake_nice", json()) : json();
+        if (said || !n.is_object()) return;
+        said = true;
+        note("hub: the intake thread at nice " + n.value("actual", json()).dump() + ", the others at " +
+             n.value("others", json()).dump() + " (flow.intake_nice " + n.value("wanted", json()).dump() +
+             (n.contains("error") ? ": " + n["error"].get<std::string>() + ", run as root or with CAP_SYS_NICE" : "") + ")");
     }
 
     json status(std::chrono::milliseconds timeout = 3s) {
