@@ -148,7 +148,7 @@ int run(std::int64_t n, int queries, bool live, const fs::path& dir, const Categ
             auto d = correlator.decide(store, rec, p);
             deciding_ns += cpu_ns() - d0;
             if (!d) return std::fprintf(stderr, "%s\n", d.error().message.c_str()), 1;
-            hits += d->detail.value("candidates", 0);
+            hits += d->candidates;
             joined += d->join ? 1 : 0;
             // As the hub does: a record that joins nothing opens a case, and later records see it.
             const std::string case_id = d->join.value_or("CQ" + std::to_string(q));

@@ -108,33 +108,19 @@ Profile make_profile(const json& rec, const json& loc, const Category& cat, cons
     return p;
 }
 
-json Evidence::to_json() const {
+JsonObjectText Evidence::to_object() const {
     auto r2 = [](double v) { return std::round(v * 100) / 100; };
-    // Member by member into the maps: an initializer list builds each {key, value} as an array
-    // first (three allocations per member where the map node is one). Same document.
-    json llr = json::object();
-    auto& l = llr.get_ref<json::object_t&>();
-    l.emplace("distance", r2(l_distance));
-    l.emplace("time", r2(l_time));
-    l.emplace("category", r2(l_category));
-    l.emplace("text", r2(l_text));
-    l.emplace("address", r2(l_address));
-    json j = json::object();
-    auto& o = j.get_ref<json::object_t&>();
-    o.emplace("score", r2(score));
-    o.emplace("category", category);
-    o.emplace("text", r2(text));
-    o.emplace("address", r2(address));
-    o.emplace("place", place.empty() ? json() : json(place));
-    o.emplace("minutes", std::round(minutes));
-    o.emplace("llr", std::move(llr));
-    if (distance_m >= 0) {
-        o.emplace("distance_m", std::round(distance_m));
-        o.emplace("sigma_m", std::round(sigma_m));
-    } else {
-        o.emplace("distance_m", nullptr);
-    }
-    return j;
+    JsonObjectText llr;
+    llr.number("distance", r2(l_distance)).number("time", r2(l_time)).number("category", r2(l_category));
+    llr.number("text", r2(l_text)).number("address", r2(l_address));
+    JsonObjectText o;
+    o.number("score", r2(score)).string("category", category).number("text", r2(text)).number("address", r2(address));
+    if (place.empty()) o.null("place");
+    else o.string("place", place);
+    o.number("minutes", std::round(minutes)).object("llr", llr);
+    if (distance_m >= 0) o.number("distance_m", std::round(distance_m)).number("sigma_m", std::round(sigma_m));
+    else o.null("distance_m");
+    return o;
 }
 
 std::string Evidence::summary() const {
@@ -212,8 +198,7 @@ Evidence compare(const Profile& a, const Profile& b, const Settings& s) {
 Result<Decision> Correlator::decide(Store& store, const json& rec, const Profile& p) const {
     Decision d;
     const std::string self = key(p.system, p.record_id);
-    d.detail = json::object();
-    d.detail.get_ref<json::object_t&>().emplace("record", self);
+    d.detail.string("record", self);
 
     // 1. Explicit links, both ways: this record names another, or another named this one.
     std::vector<std::pair<std::string, json>> linked;  // case_id, link
@@ -248,29 +233,28 @@ Result<Decision> Correlator::decide(Store& store, const json& rec, const Profile
             const std::string l = link["link"];
             const auto colon = l.find(':');
             d.related = {l.substr(0, colon), l.substr(colon + 1)};
-            d.detail["decision"] = "new";
-            d.detail["related"] = {{"case", target}, {"link", link}, {"reason", "ended more than " + fmt(s_.closed_grace_hours, 0) + " h before this report"}};
+            JsonObjectText related;
+            related.string("case", target).value("link", link);
+            related.string("reason", "ended more than " + fmt(s_.closed_grace_hours, 0) + " h before this report");
+            d.detail.string("decision", "new").object("related", related);
             d.summary = "opened a new case: linked " + l + " is in " + target + ", which ended more than " +
                         fmt(s_.closed_grace_hours, 0) + " h before this report (linked as related)";
             return d;
         }
         d.join = target;
-        d.detail["decision"] = "joined";
-        d.detail["case"] = target;
-        d.detail["evidence"] = link;
+        d.detail.string("decision", "joined").string("case", target).value("evidence", link);
         d.summary = "joined " + target + ": explicit link " + link["link"].get<std::string>() + " (" +
                     link["relation"].get<std::string>() + (link.contains("named_by") ? ", named by that record" : "") + ")";
         return d;
     }
 
     if (!s_.enabled) {
-        d.detail["decision"] = "new";
+        d.detail.string("decision", "new");
         d.summary = "opened a new case: automatic correlation is off";
         return d;
     }
     if (!p.located) {
-        d.detail["decision"] = "new";
-        d.detail["reason"] = "no location: only explicit links can join it";
+        d.detail.string("decision", "new").string("reason", "no location: only explicit links can join it");
         d.summary = "opened a new case: no location, and no explicit link to a known record";
         return d;
     }
@@ -380,43 +364,39 @@ Result<Decision> Correlator::decide(Store& store, const json& rec, const Profile
         }
         if (!best || b.e.score > best->e.score) best = &b, best_case = &cid;
     }
-    if (full) d.detail["skipped_full_cases"] = full;
-    d.detail["candidates"] = *hits;
-    if (vetoed_split) d.detail["vetoed_split"] = vetoed_split;
-    d.detail["threshold"] = s_.threshold;
+    if (full) d.detail.integer("skipped_full_cases", full);
+    d.candidates = *hits;
+    d.detail.integer("candidates", *hits);
+    if (vetoed_split) d.detail.integer("vetoed_split", vetoed_split);
+    d.detail.number("threshold", s_.threshold);
     if (best && best->e.score >= s_.threshold) {
         d.join = *best_case;
-        d.detail["decision"] = "joined";
-        d.detail["case"] = *best_case;
-        d.detail["matched"] = best->record;
-        d.detail["evidence"] = best->e.to_json();
-        if (!best->penalty.empty()) d.detail["penalty"] = best->penalty;
+        d.detail.string("decision", "joined").string("case", *best_case).string("matched", best->record);
+        d.detail.object("evidence", best->e.to_object());
+        if (!best->penalty.empty()) d.detail.string("penalty", best->penalty);
         d.summary = "joined " + *best_case + ": " + best->e.summary() + " (score " + fmt(best->e.score, 2) +
                     ", with " + best->record + ")";
         return d;
     }
-    d.detail["decision"] = "new";
+    d.detail.string("decision", "new");
     if (best_ended && best_ended->e.score >= s_.threshold) {
         const auto colon = best_ended->record.find(':');
         d.related = {best_ended->record.substr(0, colon), best_ended->record.substr(colon + 1)};
-        json& related = d.detail["related"] = json::object();
-        auto& rel = related.get_ref<json::object_t&>();
-        rel.emplace("case", *best_ended_case);
-        rel.emplace("matched", best_ended->record);
-        rel.emplace("evidence", best_ended->e.to_json());  // moved in: an initializer list would copy it
-        rel.emplace("reason", "ended more than " + fmt(s_.closed_grace_hours, 0) + " h before this report");
+        JsonObjectText related;
+        related.string("case", *best_ended_case).string("matched", best_ended->record);
+        related.object("evidence", best_ended->e.to_object());
+        related.string("reason", "ended more than " + fmt(s_.closed_grace_hours, 0) + " h before this report");
+        d.detail.object("related", related);
         d.summary = "opened a new case: " + *best_ended_case + " matches (" + best_ended->e.summary() + ", score " +
                     fmt(best_ended->e.score, 2) + ") but ended more than " + fmt(s_.closed_grace_hours, 0) +
                     " h before this report (linked as related)";
         return d;
     }
     if (best) {
-        json& closest = d.detail["best"] = json::object();
-        auto& cl = closest.get_ref<json::object_t&>();
-        cl.emplace("case", *best_case);
-        cl.emplace("matched", best->record);
-        cl.emplace("evidence", best->e.to_json());  // moved in: an initializer list would copy it
-        if (!best->penalty.empty()) cl.emplace("penalty", best->penalty);
+        JsonObjectText closest;
+        closest.string("case", *best_case).string("matched", best->record).object("evidence", best->e.to_object());
+        if (!best->penalty.empty()) closest.string("penalty", best->penalty);
+        d.detail.object("best", closest);
         d.summary = "opened a new case: the closest, " + *best_case + ", scores " + fmt(best->e.score, 2) +
                     " < " + fmt(s_.threshold, 2) + " (" + best->e.summary() +
                     (best->penalty.empty() ? "" : "; " + best->penalty) + ")";

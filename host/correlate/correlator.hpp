@@ -14,6 +14,7 @@
 // Pure with respect to the hub: all state is in the store, inside the caller's transaction.
 #pragma once
 
+#include "common/json_dump.hpp"
 #include "common/result.hpp"
 #include "correlate/place.hpp"
 #include "correlate/settings.hpp"
@@ -69,7 +70,7 @@ struct Evidence {
     double l_category = 0, text = 0, l_text = 0, address = 0, l_address = 0;
     std::string place;  // same_number | other_number | other_road | same_landmark | other_landmark | mixed | "" (unparsed)
     double score = 0;
-    nlohmann::json to_json() const;
+    JsonObjectText to_object() const;  // for the event detail
     std::string summary() const;  // "38 m, 11 min, same category, text 0.71, address 0.60"
 };
 
@@ -84,8 +85,9 @@ bool compatible(const std::string& fam_a, const std::string& fam_b, const Settin
 struct Decision {
     std::optional<std::string> join;     // the case to join; nullopt: open a new case
     std::optional<std::pair<std::string, std::string>> related;  // {system, record_id} to link `related`
-    nlohmann::json detail;               // the evidence, for the case's history
+    JsonObjectText detail;               // the evidence, for the case's history (the event's detail)
     std::string summary;                 // one line: "joined C…: 38 m, 11 min, same category, text 0.71"
+    int candidates = 0;                  // indexed records examined
 };
 
 class Correlator {

@@ -48,12 +48,11 @@ bool is_street(std::string_view s) {
 
 double round6(double v) { return std::round(v * 1e6) / 1e6; }
 
-// {"from": a, "to": b}, member by member (an initializer list builds an array per member first).
-json from_to(std::string_view a, std::string_view b) {
-    json::object_t o;
-    o.emplace("from", a);
-    o.emplace("to", b);
-    return json(std::move(o));
+// {"from": a, "to": b}.
+JsonObjectText from_to(std::string_view a, std::string_view b) {
+    JsonObjectText o;
+    o.string("from", a).string("to", b);
+    return o;
 }
 
 std::string day_of(std::int64_t ms) {  // YYYYMMDD in +08:00
@@ -238,7 +237,7 @@ Result<std::optional<std::pair<CaseRow, Kept>>> load_case(Store& store, std::str
 Result<EventRow> Pipeline::write_case(Store& store, const std::string& case_id, const std::string& created_at,
                                       std::int64_t created_ms, const CaseStatus& st, const json& merged_from,
                                       const json& previous, const json& extra_links, Loaded& L, std::string type,
-                                      json detail, std::int64_t now_ms) {
+                                      std::string detail, std::int64_t now_ms) {
     ComposeInput cs;
     cs.case_id = case_id;
     cs.created_at = created_at;
@@ -256,9 +255,9 @@ Result<EventRow> Pipeline::write_case(Store& store, const std::string& case_id, 
                 std::move(doc.grid_code), cat.code, cat.family, std::move(doc.priority),
                 created_ms, now_ms, std::nullopt, std::string()};
     row.ended_at = doc.ended_at;
-    EventRow ev = event_of(row, std::move(type), now_ms, dump_json(detail));
+    EventRow ev = event_of(row, std::move(type), now_ms, std::move(detail));
     ev.doc = std::move(doc.doc);
-    ev.detail_canonical = true;
+    ev.detail_canonical = true;  // the callers write it as dump() does
     if (auto r = store.append_event(ev); !r) return r.error();
     if (auto r = store.put_case(row, ev.seq); !r) return r.error();
     return ev;
@@ -326,10 +325,9 @@ Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::str
 
     const std::string self = system + ":" + record_id;
     Locator::Located& where = prepared.where;
-    json detail = json::object();
-    detail.get_ref<json::object_t&>().emplace("record", self);
-    detail.get_ref<json::object_t&>().emplace("version", version);
-    if (!where.notes.empty()) detail["location"] = where.notes;
+    JsonObjectText detail;
+    detail.string("record", self).string("version", version);
+    if (!where.notes.empty()) detail.value("location", where.notes);
 
     std::string case_id, type;
     Kept k;
@@ -353,21 +351,20 @@ Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::str
         const Status before = k.st.status;
         const auto p = parse_status((*prior)->status).value_or(Status::new_);
         k.st = apply_source_change(k.st, p, x, L.statuses());
-        detail["move"] = to_string(classify(p, x));
-        detail["source_status"] = from_to(to_string(p), to_string(x));
+        detail.string("move", to_string(classify(p, x))).object("source_status", from_to(to_string(p), to_string(x)));
         if (k.st.status != before) {
             type = "status_changed";
-            detail["status"] = from_to(to_string(before), to_string(k.st.status));
+            detail.object("status", from_to(to_string(before), to_string(k.st.status)));
         } else {
             type = "updated";
         }
-        if (same_version_changed) detail["same_version_changed"] = true;
+        if (same_version_changed) detail.boolean("same_version_changed", true);
     } else {
         const correlate::Profile& profile = prepared.profile;
         auto decision = correlator_.decide(store, rec, profile);
         if (!decision) return decision.error();
-        json& correlation = detail["correlation"] = std::move(decision->detail);
-        correlation["summary"] = std::move(decision->summary);
+        decision->detail.string("summary", decision->summary);
+        detail.object("correlation", decision->detail);
         bool joined = false;
         if (decision->join) {
             auto opened = open_case(*decision->join, {});
@@ -380,7 +377,7 @@ Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::str
             const Status before = k.st.status;
             k.st = apply_source_change(k.st, std::nullopt, x, L.statuses());
             type = "joined";
-            if (k.st.status != before) detail["status"] = from_to(to_string(before), to_string(k.st.status));
+            if (k.st.status != before) detail.object("status", from_to(to_string(before), to_string(k.st.status)));
         } else {
             auto id = store.next_case_id(day_of(now_ms));
             if (!id) return id.error();
@@ -403,7 +400,7 @@ Result<Outcome> Pipeline::apply(Store& store, std::string_view adapter, std::str
     }
 
     auto ev = write_case(store, case_id, k.created_at, k.created_ms, k.st, k.merged_from, k.previous, extra_links, L,
-                         type, std::move(detail), now_ms);
+                         type, detail.str(), now_ms);
     if (!ev) return ev.error();
     json& added = L.records.back();
     SourceRow sr{case_id, version, form_name(form), sha, added["status"], added["status_native"]};
@@ -485,7 +482,7 @@ Result<Pipeline::Override> Pipeline::merge(Store& store, std::string_view into, 
                    {"summary", summary}};
     if (st.status != before) detail["status"] = {{"from", to_string(before)}, {"to", to_string(st.status)}};
     auto ev = write_case(store, std::string(into), ka.created_at, ka.created_ms, st, merged_from, previous, extra, L,
-                         "merged", detail, now_ms);
+                         "merged", dump_json(detail), now_ms);
     if (!ev) return ev.error();
     events.push_back(std::move(*ev));
 
@@ -547,7 +544,7 @@ Result<Pipeline::Override> Pipeline::split(Store& store, std::string_view case_i
                    {"note", note}, {"summary", summary}};
     if (st.status != before) detail["status"] = {{"from", to_string(before)}, {"to", to_string(st.status)}};
     auto ev = write_case(store, std::string(case_id), k.created_at, k.created_ms, st, k.merged_from, k.previous,
-                         json::array(), L, "split", detail, now_ms);
+                         json::array(), L, "split", dump_json(detail), now_ms);
     if (!ev) return ev.error();
     events.push_back(std::move(*ev));
 
@@ -555,7 +552,7 @@ Result<Pipeline::Override> Pipeline::split(Store& store, std::string_view case_i
     json nd = {{"override", "split"}, {"record", self}, {"split_from", case_id}, {"kept_apart_from", apart},
                {"by", by}, {"note", note}, {"summary", summary}};
     auto ev2 = write_case(store, *id, sdk::format_rfc3339_beijing(now_ms, true), now_ms, recompute({x}, 0),
-                          json::array(), json(), json::array(), out, "created", nd, now_ms);
+                          json::array(), json(), json::array(), out, "created", dump_json(nd), now_ms);
     if (!ev2) return ev2.error();
     events.push_back(std::move(*ev2));
     return Override{std::nullopt, *id};

@@ -101,7 +101,7 @@ private:
     Result<EventRow> write_case(Store& store, const std::string& case_id, const std::string& created_at,
                                 std::int64_t created_ms, const CaseStatus& st, const nlohmann::json& merged_from,
                                 const nlohmann::json& previous, const nlohmann::json& extra_links, Loaded& members,
-                                std::string type, nlohmann::json detail, std::int64_t now_ms);
+                                std::string type, std::string detail, std::int64_t now_ms);  // detail: JSON text as dump() writes it
     Result<Outcome> dead_letter(Store& store, std::string_view adapter, std::string_view cursor,
                                 std::int64_t now_ms, std::string reason, std::string path,
                                 std::string detail, std::string doc, Counters& counters,

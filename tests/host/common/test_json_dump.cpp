@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <climits>
 #include <cmath>
 #include <random>
 #include <string>
@@ -74,4 +76,76 @@ TEST_CASE("dump_json and append_json_string: a byte that needs care at every off
     CHECK(out == "x");
     CHECK(casehub::host::append_json_string(out, ""));
     CHECK(out == "x\"\"");
+}
+
+// JsonObjectText builds the event detail of every record: it must give dump() of the same object.
+namespace {
+
+using casehub::host::JsonObjectText;
+
+// Writes `value` into `o` under `key` with the member function a caller would use for its type,
+// and into `j` as nlohmann would hold it.
+void put_both(JsonObjectText& o, json& j, const std::string& key, const json& value, std::mt19937& rng) {
+    j[key] = value;
+    switch (value.type()) {
+        case json::value_t::string: o.string(key, value.get_ref<const std::string&>()); return;
+        case json::value_t::boolean: o.boolean(key, value.get<bool>()); return;
+        case json::value_t::null: o.null(key); return;
+        case json::value_t::number_integer: o.integer(key, value.get<std::int64_t>()); return;
+        case json::value_t::number_float: o.number(key, value.get<double>()); return;
+        case json::value_t::object: {
+            // As a nested JsonObjectText, its members written in another order (its keys are the
+            // hub's names, plain ASCII: random ones are not), or as a value.
+            std::vector<std::pair<std::string, json>> members;
+            bool plain = true;
+            for (const auto& [k, v] : value.items()) {
+                members.emplace_back(k, v);
+                plain = plain && casehub::host::json_dump_detail::plain_ascii(k);
+            }
+            if (plain && rng() % 2) {
+                std::shuffle(members.begin(), members.end(), rng);
+                JsonObjectText inner;
+                json same = json::object();
+                for (const auto& [k, v] : members) put_both(inner, same, k, v, rng);
+                o.object(key, inner);
+                return;
+            }
+            o.value(key, value);
+            return;
+        }
+        default: o.value(key, value); return;  // arrays, unsigned, and objects the other way
+    }
+}
+
+}  // namespace
+
+TEST_CASE("JsonObjectText gives dump() of the same object, whatever order its members were written in", "[unit]") {
+    std::mt19937 rng(20261130);
+    const std::vector<std::string> keys = {"score", "category", "text", "address", "place", "minutes", "llr", "distance_m",
+                                           "sigma_m", "a", "ab", "b", "B", "_", "z9", "candidates", "threshold", ""};
+    for (int i = 0; i < 3000; ++i) {
+        JsonObjectText o;
+        json j = json::object();
+        std::vector<std::string> pick = keys;
+        std::shuffle(pick.begin(), pick.end(), rng);
+        pick.resize(rng() % 13);
+        for (const auto& k : pick) put_both(o, j, k, casehub::test::random_value(rng, 1), rng);
+        INFO(j.dump());
+        REQUIRE(o.str() == j.dump());
+        CHECK(o.empty() == pick.empty());
+        for (const auto& k : pick) CHECK(o.has(k));
+        CHECK_FALSE(o.has("absent"));
+    }
+}
+
+TEST_CASE("JsonObjectText: numbers as nlohmann writes them, and text that is not UTF-8 refused as dump() refuses it", "[unit]") {
+    JsonObjectText o;
+    o.number("whole", 12.0).number("half", -0.5).number("neg_zero", -0.0).number("nan", NAN).number("inf", INFINITY);
+    o.number("r2", std::round(4.4217 * 100) / 100).integer("min", INT64_MIN).string("zh", "长乐路88号\n");
+    const json j = {{"whole", 12.0}, {"half", -0.5}, {"neg_zero", -0.0}, {"nan", NAN}, {"inf", INFINITY},
+                    {"r2", std::round(4.4217 * 100) / 100}, {"min", INT64_MIN}, {"zh", "长乐路88号\n"}};
+    CHECK(o.str() == j.dump());
+    CHECK(o.str().find("\"whole\":12.0") != std::string::npos);
+    JsonObjectText bad;
+    CHECK_THROWS_AS(bad.string("k", "a\xff"), json::type_error);
 }
