@@ -9,6 +9,7 @@
 // the strict handler) stay exactly those of dump().
 #pragma once
 
+#include <boost/container/small_vector.hpp>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -20,7 +21,6 @@
 #include <cmath>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace casehub::host {
 
@@ -257,8 +257,6 @@ inline void append_json(std::string& out, const nlohmann::json& j,
 // UTF-8 throws nlohmann's type_error 316, as dump() would).
 class JsonObjectText {
 public:
-    JsonObjectText() { members_.reserve(12); }
-
     JsonObjectText& string(std::string_view key, std::string_view v) {
         {
             json_dump_detail::Writer w(open(key));  // sizes buf_ when it goes, before close()
@@ -304,14 +302,13 @@ public:
     bool empty() const { return members_.empty(); }
 
     void append_to(std::string& out) const {
-        // At most a dozen members: an insertion sort of their indexes.
-        std::uint8_t order[32];
+        // A dozen members at most, in practice: an insertion sort of their indexes.
         const std::size_t n = members_.size();
-        assert(n <= sizeof order);
+        boost::container::small_vector<std::uint32_t, kInline> order(n);
         for (std::size_t i = 0; i < n; ++i) {
             std::size_t j = i;
             for (; j > 0 && key_of(members_[i]) < key_of(members_[order[j - 1]]); --j) order[j] = order[j - 1];
-            order[j] = static_cast<std::uint8_t>(i);
+            order[j] = static_cast<std::uint32_t>(i);
         }
         std::size_t size = n + 1;
         for (const auto& m : members_) size += m.end - m.begin;
@@ -338,6 +335,7 @@ private:
     std::string_view key_of(const Member& m) const { return std::string_view(buf_).substr(m.begin + 1, m.key_size); }
     std::string& open(std::string_view key) {
         assert(json_dump_detail::plain_ascii(key) && !has(key));
+        if (buf_.empty()) buf_.reserve(256);  // one allocation for most objects of the detail
         members_.push_back({static_cast<std::uint32_t>(buf_.size()), static_cast<std::uint32_t>(key.size()), 0});
         buf_.push_back('"');
         buf_.append(key);
@@ -349,8 +347,9 @@ private:
         return *this;
     }
 
+    static constexpr std::size_t kInline = 16;  // the detail's largest object has 13 members
     std::string buf_;
-    std::vector<Member> members_;
+    boost::container::small_vector<Member, kInline> members_;
 };
 
 inline std::string dump_json(const nlohmann::json& j,
