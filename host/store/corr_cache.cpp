@@ -30,7 +30,8 @@ void CorrCache::insert(std::int64_t id, const CorrRecordRow& r, std::int64_t cas
     auto it = by_id_.try_emplace(id).first;
     it->second.row = r;
     it->second.state = &attach(r.case_id, case_ended_at, case_merged);
-    tree_.insert(Value(box_of(r.box), id, &it->second));
+    it->second.family = family_id(r);
+    tree_.insert(Value(box_of(r.box), id, &it->second, it->second.family));
     expiry_.emplace(r.box.t1, id);
     latest_ = std::max(latest_, r.box.t1);
 }
@@ -38,7 +39,7 @@ void CorrCache::insert(std::int64_t id, const CorrRecordRow& r, std::int64_t cas
 void CorrCache::forget(std::int64_t id) {
     auto it = by_id_.find(id);
     if (it == by_id_.end()) return;
-    tree_.remove(Value(box_of(it->second.row.box), id, &it->second));
+    tree_.remove(Value(box_of(it->second.row.box), id, &it->second, it->second.family));
     detach(it->second.row.case_id);
     by_id_.erase(it);  // its expiry entry goes stale; evict() skips it
 }
@@ -66,14 +67,27 @@ void CorrCache::evict() {
     }
 }
 
-bool CorrCache::family_ok(const CorrRecordRow& r, std::string_view families) {
-    if (families.empty() || r.category == "other.unclassified") return true;
-    // families is ",a,b,": look for ",family,".
-    for (std::size_t at = families.find(r.family); at != std::string_view::npos; at = families.find(r.family, at + 1))
-        if (at > 0 && families[at - 1] == ',' && at + r.family.size() < families.size() &&
-            families[at + r.family.size()] == ',')
-            return true;
-    return false;
+CorrCache::FamilyId CorrCache::family_id(const CorrRecordRow& r) {
+    if (r.category == "other.unclassified") return kAnyFamily;
+    auto it = families_.find(std::string_view(r.family));
+    if (it == families_.end()) it = families_.emplace(r.family, static_cast<FamilyId>(families_.size() + 1)).first;
+    return it->second;
+}
+
+bool CorrCache::wanted_families(std::string_view families, std::vector<FamilyId>& out) const {
+    out.clear();
+    if (families.empty()) return false;
+    // ",a,b,": the names between commas.
+    for (std::size_t at = 0; at < families.size();) {
+        const std::size_t end = std::min(families.find(',', at), families.size());
+        if (end > at || (at > 0 && end < families.size())) {
+            // A name, or the empty name between two commas (",,"), as a substring search would find it.
+            auto it = families_.find(families.substr(at, end - at));
+            if (it != families_.end()) out.push_back(it->second);
+        }
+        at = end + 1;
+    }
+    return true;
 }
 
 }  // namespace casehub::host

@@ -74,9 +74,15 @@ private:
     using Point = boost::geometry::model::point<std::int32_t, 3, boost::geometry::cs::cartesian>;
     using Box = boost::geometry::model::box<Point>;
     struct Entry;
-    // The profile's box, its row id and its entry (stable: unordered_map nodes do not move), so
-    // a search orders its hits without touching them and reads them without a hash look-up.
-    using Value = std::tuple<Box, std::int64_t, const Entry*>;
+    // The family's number (family_id), kAnyFamily for an unclassified record: any family may
+    // join it.
+    using FamilyId = std::uint32_t;
+    static constexpr FamilyId kAnyFamily = 0;
+    // The profile's box, its row id, its entry (stable: unordered_map nodes do not move) and its
+    // family, so a search filters and orders its hits without touching them (a box holds about
+    // five times as many profiles of other families as of those that may join: each was a cache
+    // miss or two) and reads them without a hash look-up.
+    using Value = std::tuple<Box, std::int64_t, const Entry*, FamilyId>;
     struct CaseState {
         std::int64_t ended_at = 0;
         bool merged = false;
@@ -85,6 +91,7 @@ private:
     struct Entry {
         CorrRecordRow row;
         CaseState* state = nullptr;  // stable: unordered_map nodes do not move
+        FamilyId family = kAnyFamily;
     };
     // Case ids looked up by string_view without building a string.
     struct Hash {
@@ -94,7 +101,13 @@ private:
     static Box box_of(const CorrBox& b) { return Box(Point(b.x0, b.y0, b.t0), Point(b.x1, b.y1, b.t1)); }
     CaseState& attach(const std::string& case_id, std::int64_t ended_at, bool merged);
     void detach(const std::string& case_id);
-    static bool family_ok(const CorrRecordRow& r, std::string_view families);
+    // The record's family as a number (new families get the next one), kAnyFamily when its
+    // category is other.unclassified.
+    FamilyId family_id(const CorrRecordRow& r);
+    // The numbers of the families in `families` (",a,b,"), as Store::corr_candidates filters:
+    // false when it is empty (no filter). Families never indexed have no number: no profile of
+    // theirs can be here.
+    bool wanted_families(std::string_view families, std::vector<FamilyId>& out) const;
 
     std::int32_t keep_;
     std::int32_t floor_ = INT32_MIN, latest_ = INT32_MIN;
@@ -102,24 +115,30 @@ private:
     boost::geometry::index::rtree<Value, boost::geometry::index::quadratic<16>> tree_;
     std::unordered_map<std::int64_t, Entry> by_id_;
     std::unordered_map<std::string, CaseState, Hash, std::equal_to<>> cases_;
+    std::unordered_map<std::string, FamilyId, Hash, std::equal_to<>> families_;
     // (t1, id), soonest out first: what evict() drops.
     std::priority_queue<std::pair<std::int32_t, std::int64_t>, std::vector<std::pair<std::int32_t, std::int64_t>>,
                         std::greater<>>
         expiry_;
     mutable std::vector<std::pair<std::int64_t, const Entry*>> hits_;
+    mutable std::vector<FamilyId> wanted_;
 };
 
 template <class Visit>
 int CorrCache::search(const CorrBox& q, std::string_view families, int limit, Visit&& visit) const {
     hits_.clear();
-    tree_.query(boost::geometry::index::intersects(box_of(q)),
-                boost::make_function_output_iterator([this](const Value& v) { hits_.emplace_back(std::get<1>(v), std::get<2>(v)); }));
+    const bool filter = wanted_families(families, wanted_);
+    tree_.query(boost::geometry::index::intersects(box_of(q)), boost::make_function_output_iterator([&](const Value& v) {
+                    const FamilyId f = std::get<3>(v);
+                    if (filter && f != kAnyFamily && std::find(wanted_.begin(), wanted_.end(), f) == wanted_.end()) return;
+                    hits_.emplace_back(std::get<1>(v), std::get<2>(v));
+                }));
     std::sort(hits_.begin(), hits_.end());
     int n = 0;
     for (const auto& [id, entry] : hits_) {
         if (n >= limit) break;
         const Entry& e = *entry;
-        if (e.state->merged || !family_ok(e.row, families)) continue;
+        if (e.state->merged) continue;
         ++n;
         if (!visit(e.row, e.state->ended_at)) break;
     }

@@ -76,6 +76,19 @@ std::vector<std::string> found(Store& st, std::int32_t x) {
     return out;
 }
 
+// The record ids the search finds in a box around x = 0, filtered to `families` (",a,b,"), in
+// the order given.
+std::vector<std::string> found_of(Store& st, std::string_view families, int limit = 50) {
+    std::vector<std::string> out;
+    auto n = st.corr_candidates(CorrBox{0, 1, 0, 1, kT, kT}, families, limit, [&](const CorrHit& h) -> casehub::Result<void> {
+        out.push_back(std::string(h.record_id));
+        return {};
+    });
+    REQUIRE(n);
+    CHECK(*n == static_cast<int>(out.size()));
+    return out;
+}
+
 std::string corr_indexes(const std::filesystem::path& db) { return casehub::test::index_names(db, "corr_records"); }
 
 }  // namespace
@@ -233,4 +246,57 @@ TEST_CASE("store: a schema 8 store's profiles are keyed by their records' rows o
     REQUIRE((*s)->commit());
     CHECK(d4 > rows.back());
     CHECK(sql_text(db, "SELECT case_id FROM corr_records WHERE record_id='D2'") == "C20260309-000009");
+}
+
+TEST_CASE("store: the memory index filters families as the store's query does", "[runtime]") {
+    // The same profiles in two stores, one answering from memory and one from SQLite: families
+    // (the filter's names, an empty one, one never indexed), unclassified records (any family
+    // may join them) and a merged case (never a candidate).
+    TempDir dir;
+    auto cached = Store::open(dir.path / "cached.db", Store::Sync::normal);
+    auto plain = Store::open(dir.path / "plain.db", Store::Sync::normal);
+    REQUIRE(cached);
+    REQUIRE(plain);
+    REQUIRE((*cached)->enable_corr_cache(9 * 1440));
+    struct P {
+        const char* id;
+        const char* category;
+        const char* family;
+        bool merged;
+    };
+    const std::vector<P> ps = {{"M1", "municipal.manhole", "municipal", false}, {"N1", "noise.night", "noise", false},
+                               {"U1", "other.unclassified", "other", false},    {"E1", "empty.family", "", false},
+                               {"A1", "a.b", "a", false},                        {"M2", "municipal.lamp", "municipal", true},
+                               {"N2", "noise.day", "noise", false},              {"U2", "other.unclassified", "", false}};
+    for (Store* st : {cached->get(), plain->get()}) {
+        REQUIRE(st->begin());
+        for (std::size_t i = 0; i < ps.size(); ++i) {
+            const std::string c = "C" + std::to_string(i);
+            CaseRow row = case_row(c);
+            if (ps[i].merged) row.merged_into = "C0";
+            REQUIRE(st->put_case(row, i + 1));
+            auto id = st->put_source("dcm", ps[i].id, SourceRow{c, "1", "revision", "aa", "new", "01"}, "dcm", "{}", 1);
+            REQUIRE(id);
+            CorrRecordRow r = profile("dcm", ps[i].id, c, 0, kT);
+            r.category = ps[i].category;
+            r.family = ps[i].family;
+            REQUIRE(st->put_corr_record(*id, r));
+        }
+        REQUIRE(st->commit());
+    }
+    for (const char* families : {"", ",municipal,", ",noise,", ",noise,municipal,", ",a,", ",,", ",never,", ",mun,",
+                                 ",municipal,,noise,"}) {
+        INFO(families);
+        const auto mem = found_of(**cached, families), sql = found_of(**plain, families);
+        CHECK(mem == sql);
+        CHECK(std::find(mem.begin(), mem.end(), "M2") == mem.end());  // merged
+        if (*families) {
+            CHECK(std::find(mem.begin(), mem.end(), "U1") != mem.end());  // unclassified: any family
+            CHECK(std::find(mem.begin(), mem.end(), "U2") != mem.end());
+        }
+    }
+    CHECK(found_of(**cached, ",noise,") == std::vector<std::string>{"N1", "U1", "N2", "U2"});
+    CHECK(found_of(**cached, ",,") == std::vector<std::string>{"U1", "E1", "U2"});
+    CHECK(found_of(**cached, "").size() == 7);
+    CHECK(found_of(**cached, "", 3) == found_of(**plain, "", 3));  // the limit counts what passed the filter
 }
