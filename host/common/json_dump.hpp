@@ -254,7 +254,9 @@ inline void append_json(std::string& out, const nlohmann::json& j,
 // event detail of every record was a map node and a key string per member, then a walk to
 // serialise them: about 6 % of the intake thread. Keys are plain ASCII (names the hub chose,
 // not data) and unique; values are written as dump_json writes them, strictly (text that is not
-// UTF-8 throws nlohmann's type_error 316, as dump() would).
+// UTF-8 throws nlohmann's type_error 316, as dump() would). compose.cpp's ObjectText streams a
+// large document whose members its caller already gives in key order; this one buffers small
+// objects whose members come in whatever order the code decides them.
 class JsonObjectText {
 public:
     JsonObjectText& string(std::string_view key, std::string_view v) {
